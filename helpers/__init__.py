@@ -1,0 +1,31 @@
+"""Helpers for the course "Explaining an image classifier: saliency maps, LIME and SHAP".
+
+One module per concept:
+
+- :mod:`helpers.data`: offline MNIST from ``data/``.
+- :mod:`helpers.models`: the seed's ``SimpleCNN``, training, the shipped weights.
+- :mod:`helpers.saliency`: M(x) = |dS_c(x)/dx| for a batch in one backward pass.
+- :mod:`helpers.plotting`: original | map | overlay figures and grids.
+- :mod:`helpers.environment`: the set-up cell every notebook starts with.
+"""
+
+from helpers.data import DATA_DIR, mnist, prepare_mnist
+from helpers.environment import setup
+from helpers.models import SimpleCNN, accuracy, load_pretrained, predict, train
+from helpers.plotting import show_explanation, show_grid
+from helpers.saliency import saliency
+
+__all__ = [
+    "DATA_DIR",
+    "SimpleCNN",
+    "accuracy",
+    "load_pretrained",
+    "mnist",
+    "predict",
+    "prepare_mnist",
+    "saliency",
+    "setup",
+    "show_explanation",
+    "show_grid",
+    "train",
+]

@@ -1,0 +1,93 @@
+"""Offline MNIST: the four files shipped in ``data/``, prepared for torchvision.
+
+``data/`` holds the gzip files. :func:`prepare_mnist` decompresses them into
+``data/MNIST/raw/`` and checks each against the well-known MD5 sum of the
+original file, so that torchvision's own loader, even when called with
+``download=True`` as in the seed, finds the data and downloads nothing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import shutil
+from pathlib import Path
+
+from torchvision import datasets, transforms
+
+DATA_DIR: Path = Path(__file__).resolve().parent.parent / "data"
+"""The project's ``data/`` folder (the package is installed with ``pip install -e .``)."""
+
+MNIST_MD5: dict[str, str] = {
+    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+}
+"""MD5 sums of the decompressed original MNIST files, as torchvision knows them."""
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def prepare_mnist(root: str | Path = DATA_DIR) -> Path:
+    """Decompress and verify the MNIST files under ``root/MNIST/raw/``.
+
+    Files already there with the right MD5 sum are kept; the others are
+    (re)made from ``root/<name>.gz``. Returns the ``raw`` folder.
+
+    Raises:
+        FileNotFoundError: a ``.gz`` file is missing from ``root``.
+        ValueError: a file does not decompress to the original bytes.
+    """
+    root = Path(root)
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for name, expected in MNIST_MD5.items():
+        target = raw / name
+        if target.exists() and _md5(target) == expected:
+            continue
+        archive = root / f"{name}.gz"
+        if not archive.exists():
+            raise FileNotFoundError(
+                f"MNIST file {archive.name} is missing from {root}. Restore it from "
+                f"the repository with `git checkout -- data/{archive.name}`."
+            )
+        partial = target.with_suffix(".partial")
+        try:
+            with gzip.open(archive, "rb") as source, partial.open("wb") as sink:
+                shutil.copyfileobj(source, sink)
+        except (OSError, EOFError) as err:
+            partial.unlink(missing_ok=True)
+            raise ValueError(
+                f"MNIST file {archive.name} is corrupted ({err}). Restore it from "
+                f"the repository with `git checkout -- data/{archive.name}`."
+            ) from err
+        actual = _md5(partial)
+        if actual != expected:
+            partial.unlink()
+            raise ValueError(
+                f"MNIST file {archive.name} decompresses to the wrong bytes (MD5 "
+                f"{actual}, expected {expected}). Restore it from the repository "
+                f"with `git checkout -- data/{archive.name}`."
+            )
+        partial.replace(target)
+    return raw
+
+
+def mnist(train: bool = False, root: str | Path = DATA_DIR) -> datasets.MNIST:
+    """The MNIST training (60,000) or test (10,000) set, read offline.
+
+    Items are ``(image, label)``: ``image`` a float tensor of shape ``(1, 28, 28)``
+    with values in ``[0, 1]`` (``ToTensor()``, no normalisation, as in the seed),
+    ``label`` an ``int``. ``mnist(train=False)[0]`` is a 7.
+    """
+    if not isinstance(train, bool):
+        raise TypeError(f"train must be True or False, got {train!r}")
+    prepare_mnist(root)
+    return datasets.MNIST(root=str(root), train=train, download=False, transform=transforms.ToTensor())

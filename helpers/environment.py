@@ -1,0 +1,53 @@
+"""Notebook set-up: check the installed packages against the project's pins and seed everything."""
+
+from __future__ import annotations
+
+import random
+from importlib import metadata
+
+import matplotlib as mpl
+import numpy as np
+import torch
+from packaging.requirements import Requirement
+
+DISTRIBUTION = "explaining-image-classifiers"
+"""The name under which ``pip install -e .`` installs this course (see ``pyproject.toml``)."""
+
+
+def environment_problems(distribution: str = DISTRIBUTION) -> list[str]:
+    """Each installed dependency of ``distribution`` outside its pinned range, or missing, as a sentence."""
+    try:
+        requirements = metadata.requires(distribution) or []
+    except metadata.PackageNotFoundError:
+        return [f"the course itself ({distribution}) is not installed: run `make lab`, or `pip install -e .`"]
+    problems = []
+    for line in requirements:
+        requirement = Requirement(line)
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+            continue
+        try:
+            version = metadata.version(requirement.name)
+        except metadata.PackageNotFoundError:
+            problems.append(f"{requirement.name} is not installed (needs {requirement.specifier or 'any version'})")
+            continue
+        if not requirement.specifier.contains(version, prereleases=True):
+            problems.append(f"{requirement.name} {version} is installed, the course needs {requirement.specifier}")
+    return problems
+
+
+def setup(seed: int = 0) -> None:
+    """Start a notebook: check the environment, seed ``random``, NumPy and PyTorch, set figure defaults.
+
+    Raises ``RuntimeError`` listing every package outside the course's pins, with the fix.
+    """
+    problems = environment_problems()
+    if problems:
+        raise RuntimeError(
+            "this environment does not match the course's pins:\n  - " + "\n  - ".join(problems)
+            + "\nRun `make lab` from the repository root (it installs into .venv), "
+            "or `pip install -e .` in your own environment."
+        )
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    mpl.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80, "image.interpolation": "nearest"})

@@ -1,0 +1,195 @@
+"""The seed's small CNN, its training loop, and the trained weights shipped in ``data/``."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from torchvision import datasets, transforms
+from tqdm.auto import tqdm
+
+from helpers._validation import evaluation_mode
+from helpers.data import DATA_DIR, mnist
+
+PRETRAINED_PATH: Path = DATA_DIR / "simple_cnn_mnist.pt"
+"""State dict of the shipped :class:`SimpleCNN`, made by :func:`train_reference_model`."""
+
+REFERENCE_RECIPE: dict[str, int | float] = {"epochs": 4, "seed": 0, "batch_size": 64, "lr": 1e-3}
+"""How the shipped weights were trained (Adam, on the 60,000 MNIST training images)."""
+
+
+class SimpleCNN(nn.Module):
+    """The seed's MNIST classifier: conv 3x3 (16 channels), ReLU, flatten, linear to 10 logits.
+
+    Input ``(N, 1, 28, 28)``, output logits ``(N, 10)``. Parameter names (``conv1``,
+    ``fc1``) match the seed's, so a state dict of the seed's model loads here.
+
+    The one difference from the seed: the activation is an ``nn.ReLU`` module, not
+    ``F.relu``. Both compute the same function and the same gradients, but SHAP's
+    DeepExplainer can only swap in its DeepLIFT rule for non-linearities it sees as
+    modules; with ``F.relu`` it back-propagates the plain gradient through the ReLU
+    and its additivity check (sum of attributions = f(x) - E[f]) fails.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 3, 1)
+        self.relu = nn.ReLU()
+        self.fc1 = nn.Linear(26 * 26 * 16, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, 1, 28, 28)`` images in [0, 1] to ``(N, 10)`` logits."""
+        x = self.relu(self.conv1(x))
+        x = x.flatten(1)
+        return self.fc1(x)
+
+
+def _check_dataset(dataset: object) -> Dataset:
+    if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
+        raise TypeError(
+            f"dataset must be a map-style dataset of (image, label) pairs, got {type(dataset).__name__}; "
+            "for example helpers.data.mnist(train=True)."
+        )
+    if len(dataset) == 0:  # type: ignore[arg-type]
+        raise ValueError("dataset is empty; pass at least one (image, label) pair.")
+    return dataset  # type: ignore[return-value]
+
+
+def _as_tensors(dataset: Dataset, batch_size: int = 10_000) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack a dataset of ``(image, label)`` pairs into ``(N, ...)`` images and ``(N,)`` labels.
+
+    torchvision's MNIST with a plain ``ToTensor()`` is converted in one step (the same
+    values, ``uint8 / 255``) instead of item by item through PIL.
+    """
+    if (
+        isinstance(dataset, datasets.MNIST)
+        and type(dataset.transform) is transforms.ToTensor
+        and dataset.target_transform is None
+    ):
+        return dataset.data.unsqueeze(1).float().div(255), dataset.targets.long()
+    images, labels = [], []
+    for x, y in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+        images.append(x)
+        labels.append(torch.as_tensor(y))
+    return torch.cat(images), torch.cat(labels).long()
+
+
+def train(
+    model: nn.Module,
+    dataset: Dataset,
+    *,
+    epochs: int,
+    seed: int,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    progress: bool = True,
+) -> list[float]:
+    """Train ``model`` in place with Adam and cross-entropy; return the mean loss of each epoch.
+
+    Args:
+        model: a classifier returning logits ``(B, classes)``.
+        dataset: ``(image, label)`` pairs, e.g. ``helpers.data.mnist(train=True)``.
+        epochs: passes over the data (at least 1).
+        seed: seeds the shuffling; the global random state is left alone. The same seed
+            and thread count give bit-identical weights; another thread count changes
+            the low bits (floating-point sums run in another order).
+        batch_size, lr: mini-batch size and Adam's learning rate.
+        progress: show a tqdm progress bar.
+
+    The model's initial weights are the caller's: seed ``torch.manual_seed`` before
+    building it for a reproducible run, as :func:`train_reference_model` does.
+    The model's training/eval modes are restored afterwards.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+    _check_dataset(dataset)
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}.")
+    if not isinstance(lr, (int, float)) or not lr > 0:
+        raise ValueError(f"lr must be a positive number, got {lr!r}.")
+    images, labels = _as_tensors(dataset)
+    generator = torch.Generator().manual_seed(seed)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = nn.CrossEntropyLoss()
+    steps = math.ceil(len(labels) / batch_size)
+    history = []
+    modes = [(module, module.training) for module in model.modules()]
+    model.train()
+    try:
+        for epoch in range(epochs):
+            order = torch.randperm(len(labels), generator=generator)
+            total = 0.0
+            bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=False)
+            for step in bar:
+                batch = order[step * batch_size : (step + 1) * batch_size]
+                optimiser.zero_grad()
+                loss = loss_fn(model(images[batch]), labels[batch])
+                loss.backward()
+                optimiser.step()
+                total += loss.item() * len(batch)
+            history.append(total / len(labels))
+    finally:
+        for module, training in modes:
+            module.training = training
+    return history
+
+
+@torch.no_grad()
+def predict(model: nn.Module, dataset: Dataset, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    """Predicted classes ``(N,)`` and true labels ``(N,)`` for every item of ``dataset``, in eval mode."""
+    _check_dataset(dataset)
+    predictions, labels = [], []
+    with evaluation_mode(model):
+        for x, y in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+            predictions.append(model(x).argmax(dim=1))
+            labels.append(torch.as_tensor(y))
+    return torch.cat(predictions), torch.cat(labels)
+
+
+def accuracy(model: nn.Module, dataset: Dataset, batch_size: int = 1000) -> float:
+    """Fraction of ``dataset`` that ``model`` classifies correctly, in [0, 1]."""
+    predictions, labels = predict(model, dataset, batch_size)
+    return (predictions == labels).float().mean().item()
+
+
+def load_pretrained(path: str | Path = PRETRAINED_PATH) -> SimpleCNN:
+    """The shipped, trained :class:`SimpleCNN`, in eval mode (test accuracy at least 97.5 %).
+
+    The file holds a plain state dict and is read with ``weights_only=True``, which
+    refuses to unpickle anything but tensors.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"trained weights {path.name} not found in {path.parent}. Restore them with "
+            f"`git checkout -- data/{path.name}` or rebuild them with `make weights`."
+        )
+    model = SimpleCNN()
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model.eval()
+
+
+def train_reference_model(progress: bool = True) -> SimpleCNN:
+    """Rebuild the shipped weights: :data:`REFERENCE_RECIPE` on the MNIST training set.
+
+    Returns the trained model in eval mode. Bit-identical to the shipped file only on
+    the same thread count and CPU kernels; its test accuracy matches to about 0.1 %.
+    """
+    recipe = REFERENCE_RECIPE
+    with torch.random.fork_rng(devices=[]):  # seed the initial weights, not the caller's RNG
+        torch.manual_seed(int(recipe["seed"]))
+        model = SimpleCNN()
+    train(
+        model,
+        mnist(train=True),
+        epochs=int(recipe["epochs"]),
+        seed=int(recipe["seed"]),
+        batch_size=int(recipe["batch_size"]),
+        lr=float(recipe["lr"]),
+        progress=progress,
+    )
+    return model.eval()

@@ -1,0 +1,123 @@
+"""Figures for attribution maps: one explanation as original | map | overlay, or a grid."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
+
+MAP_CMAP = "inferno"
+"""Colour map for non-negative maps (|gradient|, gradient squared): dark = 0, bright = large."""
+SIGNED_CMAP = "RdBu_r"
+"""Colour map for signed maps, centred on 0: red raises the class score, blue lowers it."""
+
+
+def to_image(array: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A ``(H, W)`` float NumPy array from ``(H, W)``, ``(1, H, W)`` or ``(1, 1, H, W)``."""
+    if isinstance(array, torch.Tensor):
+        array = array.detach().cpu().numpy()
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"expected a tensor or NumPy array, got {type(array).__name__}.")
+    image = np.asarray(array, dtype=float)
+    while image.ndim > 2 and image.shape[0] == 1:
+        image = image[0]
+    if image.ndim != 2:
+        raise ValueError(
+            f"expected one greyscale image of shape (H, W) or (1, H, W), got {array.shape}; "
+            "index a single image out of the batch first, e.g. maps[0]."
+        )
+    return image
+
+
+def plot_map(ax: Axes, attribution: torch.Tensor | np.ndarray, *, signed: bool = False, vmax: float | None = None) -> AxesImage:
+    """Draw one map on ``ax``: ``[0, vmax]`` in :data:`MAP_CMAP`, or ``[-vmax, vmax]`` in :data:`SIGNED_CMAP`.
+
+    ``vmax`` defaults to the map's largest absolute value.
+    """
+    image = to_image(attribution)
+    if vmax is None:
+        vmax = float(np.abs(image).max()) or 1.0
+    if signed:
+        drawn = ax.imshow(image, cmap=SIGNED_CMAP, vmin=-vmax, vmax=vmax)
+    else:
+        drawn = ax.imshow(image, cmap=MAP_CMAP, vmin=0.0, vmax=vmax)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return drawn
+
+
+def show_explanation(
+    image: torch.Tensor | np.ndarray,
+    attribution: torch.Tensor | np.ndarray,
+    *,
+    title: str,
+    map_label: str = "|dS_c/dx|",
+    signed: bool = False,
+    alpha: float = 0.6,
+) -> Figure:
+    """Original | map | overlay for one image (``(1, H, W)`` or ``(H, W)``), each panel with a colour bar."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must lie in [0, 1], got {alpha}.")
+    figure, axes = plt.subplots(1, 3, figsize=(10, 3.4), layout="constrained")
+    original = axes[0].imshow(to_image(image), cmap="gray", vmin=0.0, vmax=1.0)
+    axes[0].set_title("input")
+    axes[0].set_xticks([])
+    axes[0].set_yticks([])
+    figure.colorbar(original, ax=axes[0], shrink=0.8, label="pixel value")
+    drawn = plot_map(axes[1], attribution, signed=signed)
+    axes[1].set_title("attribution map")
+    figure.colorbar(drawn, ax=axes[1], shrink=0.8, label=map_label)
+    axes[2].imshow(to_image(image), cmap="gray", vmin=0.0, vmax=1.0)
+    overlay = plot_map(axes[2], attribution, signed=signed)
+    overlay.set_alpha(alpha)
+    axes[2].set_title(f"overlay (map at opacity {alpha:g})")
+    figure.colorbar(overlay, ax=axes[2], shrink=0.8, label=map_label)
+    figure.suptitle(title)
+    return figure
+
+
+def show_grid(
+    images: torch.Tensor | np.ndarray,
+    rows: Mapping[str, torch.Tensor | np.ndarray],
+    *,
+    title: str,
+    column_titles: Sequence[str] | None = None,
+    signed: bool = False,
+) -> Figure:
+    """Images ``(K, 1, H, W)`` in the top row, then one row per named map batch ``(K, 1, H, W)``.
+
+    Each map is divided by its own largest absolute value, so every panel spans the
+    same colour range and each row shares one colour bar ("fraction of this map's
+    maximum"); compare where a map is bright, not its size across images.
+    """
+    count = len(images)
+    if column_titles is not None and len(column_titles) != count:
+        raise ValueError(f"column_titles must have {count} entries, one per image, got {len(column_titles)}.")
+    for name, maps in rows.items():
+        if len(maps) != count:
+            raise ValueError(f"row {name!r} has {len(maps)} maps; it needs one per image ({count}).")
+    figure, axes = plt.subplots(
+        1 + len(rows), count, figsize=(1.3 * count + 1.4, 1.45 * (1 + len(rows)) + 0.4),
+        layout="constrained", squeeze=False,
+    )
+    for column in range(count):
+        axes[0, column].imshow(to_image(images[column]), cmap="gray", vmin=0.0, vmax=1.0)
+        axes[0, column].set_xticks([])
+        axes[0, column].set_yticks([])
+        if column_titles is not None:
+            axes[0, column].set_title(column_titles[column], fontsize=9)
+    axes[0, 0].set_ylabel("input")
+    for row, (name, maps) in enumerate(rows.items(), start=1):
+        for column in range(count):
+            attribution = to_image(maps[column])
+            scale = float(np.abs(attribution).max()) or 1.0
+            drawn = plot_map(axes[row, column], attribution / scale, signed=signed, vmax=1.0)
+        axes[row, 0].set_ylabel(name)
+        figure.colorbar(drawn, ax=axes[row, :], shrink=0.9, label="fraction of max")
+    figure.suptitle(title)
+    return figure
