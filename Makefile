@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: install lab test unit notebooks weights bench
+.PHONY: install lab test unit notebooks execute weights bench
 
 # Re-install only when pyproject.toml changes; `rm -r .venv` starts afresh.
 $(STAMP): pyproject.toml
@@ -27,6 +27,10 @@ unit: $(STAMP)
 
 notebooks: $(STAMP)
 	$(BIN)/python -m pytest notebooks $(NBVAL)
+
+# Re-run every notebook and store clean outputs (after changing a notebook or helpers).
+execute: $(STAMP)
+	$(BIN)/python scripts/execute_notebooks.py
 
 # Rebuild data/simple_cnn_mnist.pt from the MNIST training set (about 15 s on 2 cores).
 weights: $(STAMP)

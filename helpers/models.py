@@ -58,6 +58,11 @@ def _check_dataset(dataset: object) -> Dataset:
     return dataset  # type: ignore[return-value]
 
 
+def _in_order(dataset: Dataset, batch_size: int) -> DataLoader:
+    """Batches in dataset order. The private generator keeps DataLoader from drawing on the global RNG."""
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False, generator=torch.Generator())
+
+
 def _as_tensors(dataset: Dataset, batch_size: int = 10_000) -> tuple[torch.Tensor, torch.Tensor]:
     """Stack a dataset of ``(image, label)`` pairs into ``(N, ...)`` images and ``(N,)`` labels.
 
@@ -71,7 +76,7 @@ def _as_tensors(dataset: Dataset, batch_size: int = 10_000) -> tuple[torch.Tenso
     ):
         return dataset.data.unsqueeze(1).float().div(255), dataset.targets.long()
     images, labels = [], []
-    for x, y in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+    for x, y in _in_order(dataset, batch_size):
         images.append(x)
         labels.append(torch.as_tensor(y))
     return torch.cat(images), torch.cat(labels).long()
@@ -144,7 +149,7 @@ def predict(model: nn.Module, dataset: Dataset, batch_size: int = 1000) -> tuple
     _check_dataset(dataset)
     predictions, labels = [], []
     with evaluation_mode(model):
-        for x, y in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+        for x, y in _in_order(dataset, batch_size):
             predictions.append(model(x).argmax(dim=1))
             labels.append(torch.as_tensor(y))
     return torch.cat(predictions), torch.cat(labels)

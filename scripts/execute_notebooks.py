@@ -1,0 +1,42 @@
+"""Re-run notebooks top to bottom and store clean outputs (run: `make execute`).
+
+Usage: python scripts/execute_notebooks.py [NOTEBOOK ...]   (default: every notebooks/NN_*.ipynb)
+
+Each notebook runs in a fresh kernel in notebooks/, as nbval runs it. Timing metadata is not
+recorded and widget state is dropped, so a re-run changes the file only where outputs change.
+Prints each notebook's execution time (the figures quoted in the README's notebook table).
+"""
+
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def execute(path: Path) -> float:
+    notebook = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    NotebookClient(
+        notebook, timeout=600, kernel_name="python3", record_timing=False,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    ).execute()
+    seconds = time.perf_counter() - start
+    notebook.metadata.pop("widgets", None)
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)
+    nbformat.write(notebook, path)
+    return seconds
+
+
+def main() -> None:
+    paths = [Path(arg).resolve() for arg in sys.argv[1:]] or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    for path in paths:
+        print(f"{path.name}: executed in {execute(path):.1f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Notebook hygiene, as nbdev's CI checks it: clean, executed top to bottom, teaching structure.
+
+nbval (make test) re-executes the notebooks and compares outputs; these tests check what
+nbval does not: how the stored file was made and what it must contain.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+MACHINE_PATH = re.compile(r"((?<![\w.:/])/(?:[\w.-]+/){2,}[\w.-]*|site-packages|\.venv/)")
+REQUIRED_HEADINGS = ("what you will learn", "prerequisites", "time", "exercises", "solution", "summary", "references")
+
+
+def output_text(output: dict) -> str:
+    parts = [output.get("text", "")] + [v for k, v in output.get("data", {}).items() if k.startswith("text/")]
+    return "\n".join("".join(p) if isinstance(p, list) else str(p) for p in parts)
+
+
+@pytest.fixture(params=NOTEBOOKS, ids=lambda p: p.name)
+def notebook(request):
+    return request.param, json.loads(request.param.read_text())
+
+
+def code_cells(nb):
+    return [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+
+
+def test_there_are_notebooks():
+    assert len(NOTEBOOKS) >= 2
+
+
+def test_name_and_kernel(notebook):
+    path, nb = notebook
+    assert re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", path.name)
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+
+
+def test_executed_once_top_to_bottom(notebook):
+    _, nb = notebook
+    counts = [c["execution_count"] for c in code_cells(nb)]
+    assert counts == list(range(1, len(counts) + 1)), "re-run the notebook in a fresh kernel: make execute"
+
+
+def test_no_errors_warnings_or_machine_paths(notebook):
+    _, nb = notebook
+    for index, cell in enumerate(nb["cells"]):
+        for output in cell.get("outputs", []):
+            assert output["output_type"] != "error", f"cell {index} stores an error"
+            assert output.get("name") != "stderr", f"cell {index} stores stderr: {output_text(output)[:200]}"
+            match = MACHINE_PATH.search(output_text(output))
+            assert match is None, f"cell {index} shows a machine path: {match and match.group(0)}"
+
+
+def test_no_volatile_metadata(notebook):
+    path, nb = notebook
+    assert "widgets" not in nb["metadata"], "widget state is stored in the notebook"
+    for cell in nb["cells"]:
+        assert "execution" not in cell.get("metadata", {}), "timing metadata: run scripts/execute_notebooks.py"
+    assert path.stat().st_size < 2_000_000
+
+
+def test_teaching_structure(notebook):
+    _, nb = notebook
+    headings = "\n".join(
+        line.lower() for c in nb["cells"] if c["cell_type"] == "markdown" for line in "".join(c["source"]).splitlines()
+        if line.startswith("#") or line.startswith("**")
+    )
+    for heading in REQUIRED_HEADINGS:
+        assert heading in headings, f"missing a '{heading}' heading"
+    assert nb["cells"][0]["cell_type"] == "markdown" and "".join(nb["cells"][0]["source"]).startswith("# ")
+
+
+def test_uses_the_installed_helpers_and_the_set_up_cell(notebook):
+    _, nb = notebook
+    sources = ["".join(c["source"]) for c in code_cells(nb)]
+    assert not any(re.search(r"sys\.path\.(append|insert)", s) for s in sources)
+    assert "helpers.setup(seed=0)" in sources[0]
+
+
+def test_every_notebook_has_a_self_check(notebook):
+    _, nb = notebook
+    assert any("assert " in "".join(c["source"]) for c in code_cells(nb))

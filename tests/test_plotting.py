@@ -1,0 +1,60 @@
+"""helpers.plotting: figures have titles, colour bars and the right colour ranges."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+from helpers.plotting import MAP_CMAP, SIGNED_CMAP, plot_map, show_explanation, show_grid, to_image
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_to_image_squeezes_channel_dimensions():
+    assert to_image(torch.zeros(1, 1, 5, 5)).shape == (5, 5)
+    assert to_image(np.zeros((5, 5))).shape == (5, 5)
+    with pytest.raises(ValueError, match=r"maps\[0\]"):
+        to_image(torch.zeros(3, 1, 5, 5))
+    with pytest.raises(TypeError):
+        to_image([[0.0]])
+
+
+def test_plot_map_ranges():
+    _, ax = plt.subplots()
+    m = torch.tensor([[0.0, 2.0], [-4.0, 1.0]])
+    signed = plot_map(ax, m, signed=True)
+    assert signed.get_clim() == (-4.0, 4.0) and signed.get_cmap().name == SIGNED_CMAP
+    unsigned = plot_map(ax, m.abs())
+    assert unsigned.get_clim() == (0.0, 4.0) and unsigned.get_cmap().name == MAP_CMAP
+    flat = plot_map(ax, torch.zeros(2, 2))
+    assert flat.get_clim() == (0.0, 1.0)
+
+
+def test_show_explanation_has_title_three_panels_and_colour_bars():
+    figure = show_explanation(torch.rand(1, 28, 28), torch.rand(1, 28, 28), title="a 7")
+    assert figure.get_suptitle() == "a 7"
+    panels = [ax for ax in figure.axes if ax.get_title()]
+    assert len(panels) == 3
+    assert len(figure.axes) == 6, "each of the three panels has a colour bar"
+    with pytest.raises(ValueError, match="alpha"):
+        show_explanation(torch.rand(28, 28), torch.rand(28, 28), title="t", alpha=2)
+
+
+def test_show_grid_normalises_each_map_and_checks_lengths():
+    images = torch.rand(3, 1, 8, 8)
+    maps = torch.rand(3, 1, 8, 8) * torch.tensor([1.0, 10.0, 100.0]).reshape(3, 1, 1, 1)
+    figure = show_grid(images, {"saliency": maps}, title="grid", column_titles=["a", "b", "c"])
+    drawn = [ax.images[0] for ax in figure.axes[3:6]]
+    assert all(image.get_array().max() == pytest.approx(1.0) for image in drawn)
+    with pytest.raises(ValueError, match="one per image"):
+        show_grid(images, {"saliency": maps[:2]}, title="grid")
+    with pytest.raises(ValueError, match="column_titles"):
+        show_grid(images, {"saliency": maps}, title="grid", column_titles=["a"])
