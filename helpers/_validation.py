@@ -82,26 +82,30 @@ def resolve_target(target: Target, logits: torch.Tensor) -> torch.Tensor:
     if isinstance(target, bool):
         raise TypeError("target must be None, an int or a sequence of ints, got a bool.")
     if isinstance(target, (int, np.integer)):
-        indices = torch.full((n,), int(target), dtype=torch.long)
-    else:
-        if isinstance(target, torch.Tensor):
-            indices = target.detach().cpu()
-        elif isinstance(target, (Sequence, np.ndarray)) and not isinstance(target, (str, bytes)):
-            indices = torch.as_tensor(np.asarray(target))
-        else:
-            raise TypeError(
-                f"target must be None, an int, or a sequence/1-D tensor of ints, got {type(target).__name__}."
-            )
-        if indices.dim() == 0:
-            indices = indices.reshape(1).expand(n)
-        if indices.is_floating_point() or indices.is_complex() or indices.dtype == torch.bool:
-            raise TypeError(f"target must hold integer class indices, got dtype {indices.dtype}.")
-        if indices.dim() != 1 or indices.shape[0] != n:
+        if not 0 <= int(target) < classes:
             raise ValueError(
-                f"target must give one class per input: length {n}, got shape {tuple(indices.shape)}. "
-                "Pass an int to use the same class for every input."
+                f"target {int(target)} is out of range: the model has {classes} classes, "
+                f"so a target must lie in 0..{classes - 1}."
             )
-        indices = indices.long()
+        return torch.full((n,), int(target), dtype=torch.long, device=logits.device)
+    if isinstance(target, torch.Tensor):
+        indices = target.detach().cpu()
+    elif isinstance(target, (Sequence, np.ndarray)) and not isinstance(target, (str, bytes)):
+        indices = torch.as_tensor(np.asarray(target))
+    else:
+        raise TypeError(
+            f"target must be None, an int, or a sequence/1-D tensor of ints, got {type(target).__name__}."
+        )
+    if indices.dim() == 0:
+        indices = indices.reshape(1).expand(n)
+    if indices.dim() != 1 or indices.shape[0] != n:
+        raise ValueError(
+            f"target must give one class per input: length {n}, got shape {tuple(indices.shape)}. "
+            "Pass an int to use the same class for every input."
+        )
+    if indices.is_floating_point() or indices.is_complex() or indices.dtype == torch.bool:
+        raise TypeError(f"target must hold integer class indices, got dtype {indices.dtype}.")
+    indices = indices.long()
     bad = (indices < 0) | (indices >= classes)
     if bool(bad.any()):
         raise ValueError(

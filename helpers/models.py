@@ -173,7 +173,8 @@ def load_pretrained(path: str | Path = PRETRAINED_PATH) -> SimpleCNN:
             f"trained weights {path.name} not found in {path.parent}. Restore them with "
             f"`git checkout -- data/{path.name}` or rebuild them with `make weights`."
         )
-    model = SimpleCNN()
+    with torch.random.fork_rng(devices=[]):  # the random initial weights are overwritten: spare the caller's RNG
+        model = SimpleCNN()
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return model.eval()
 

@@ -66,13 +66,17 @@ def logits_and_input_gradient(
             logits = model(inputs)
         except RuntimeError as err:
             raise ValueError(
-                f"the model could not evaluate x of shape {tuple(x.shape)} ({err}). x must be a batch "
-                "(N, ...); for a single input add the batch dimension with x.unsqueeze(0)."
+                f"the model raised an error on x of shape {tuple(x.shape)} and dtype {x.dtype}: {err}. "
+                "Check that x has the shape and dtype the model expects; if x is a single input, "
+                "add the batch dimension with x.unsqueeze(0)."
             ) from err
         check_logits(logits, x.shape[0])
         classes = resolve_target(target, logits)
         score = logits.gather(1, classes[:, None]).sum()
-        (gradient,) = torch.autograd.grad(score, inputs)
+        if score.requires_grad:
+            (gradient,) = torch.autograd.grad(score, inputs, allow_unused=True, materialize_grads=True)
+        else:  # the output does not depend on x at all
+            gradient = torch.zeros_like(inputs)
     return gradient, logits.detach(), classes
 
 

@@ -140,3 +140,9 @@ def test_accuracy_does_not_touch_the_global_rng(trained_model, test_set):
     state = torch.random.get_rng_state()
     accuracy(trained_model, subset)
     assert torch.equal(torch.random.get_rng_state(), state)
+
+
+def test_load_pretrained_does_not_touch_the_global_rng():
+    state = torch.random.get_rng_state()
+    load_pretrained()
+    assert torch.equal(torch.random.get_rng_state(), state)
