@@ -5,12 +5,16 @@ One module per concept:
 - :mod:`helpers.data`: offline MNIST from ``data/``.
 - :mod:`helpers.models`: the seed's ``SimpleCNN``, training, the shipped weights.
 - :mod:`helpers.saliency`: M(x) = |dS_c(x)/dx| for a batch in one backward pass.
+- :mod:`helpers.gradient_methods`: SmoothGrad, Gradient x Input, Integrated Gradients.
+- :mod:`helpers.randomization`: randomised model copies for sanity checks.
+- :mod:`helpers.similarity`: rank correlation, SSIM and top-k overlap of maps.
 - :mod:`helpers.plotting`: original | map | overlay figures and grids.
 - :mod:`helpers.environment`: the set-up cell every notebook starts with.
 """
 
 from helpers.data import DATA_DIR, mnist, prepare_mnist
 from helpers.environment import setup
+from helpers.gradient_methods import gradient_x_input, integrated_gradients, smoothgrad
 from helpers.models import SimpleCNN, accuracy, load_pretrained, predict, train
 from helpers.plotting import show_explanation, show_grid
 from helpers.saliency import saliency
@@ -28,4 +32,7 @@ __all__ = [
     "show_explanation",
     "show_grid",
     "train",
+    "gradient_x_input",
+    "integrated_gradients",
+    "smoothgrad",
 ]

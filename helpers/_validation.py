@@ -116,6 +116,20 @@ def resolve_target(target: Target, logits: torch.Tensor) -> torch.Tensor:
 
 
 @contextlib.contextmanager
+def preserved_global_rng(seed: int | None = None) -> Iterator[None]:
+    """Run a block with torch's global generators (CPU and every CUDA device) forked, optionally seeded.
+
+    For library code that can only draw from the global generators (``reset_parameters``,
+    SHAP): the caller's random state is put back afterwards.
+    """
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        if seed is not None:
+            torch.manual_seed(seed)
+        yield
+
+
+@contextlib.contextmanager
 def evaluation_mode(model: nn.Module) -> Iterator[nn.Module]:
     """Put every submodule in eval mode, then restore each one's own previous mode."""
     modes = [(module, module.training) for module in model.modules()]

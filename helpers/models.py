@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import datasets, transforms
 from tqdm.auto import tqdm
 
-from helpers._validation import evaluation_mode
+from helpers._validation import evaluation_mode, preserved_global_rng
 from helpers.data import DATA_DIR, mnist
 
 PRETRAINED_PATH: Path = DATA_DIR / "simple_cnn_mnist.pt"
@@ -173,7 +173,7 @@ def load_pretrained(path: str | Path = PRETRAINED_PATH) -> SimpleCNN:
             f"trained weights {path.name} not found in {path.parent}. Restore them with "
             f"`git checkout -- data/{path.name}` or rebuild them with `make weights`."
         )
-    with torch.random.fork_rng(devices=[]):  # the random initial weights are overwritten: spare the caller's RNG
+    with preserved_global_rng():  # the random initial weights are overwritten: spare the caller's RNG
         model = SimpleCNN()
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return model.eval()
@@ -186,8 +186,7 @@ def train_reference_model(progress: bool = True) -> SimpleCNN:
     the same thread count and CPU kernels; its test accuracy matches to about 0.1 %.
     """
     recipe = REFERENCE_RECIPE
-    with torch.random.fork_rng(devices=[]):  # seed the initial weights, not the caller's RNG
-        torch.manual_seed(int(recipe["seed"]))
+    with preserved_global_rng(int(recipe["seed"])):  # seed the initial weights, not the caller's RNG
         model = SimpleCNN()
     train(
         model,

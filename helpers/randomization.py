@@ -1,0 +1,69 @@
+"""Model-parameter randomisation for sanity checks (Adebayo et al., 2018).
+
+Every function returns re-initialised **copies**; the model passed in is never changed.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+from torch import nn
+
+from helpers._validation import check_model, preserved_global_rng
+
+
+def _check_names(names: object, argument: str) -> None:
+    if isinstance(names, str):
+        raise TypeError(f"{argument} must be a sequence of layer names, e.g. [{names!r}], not a string.")
+
+
+def parameterized_layers(model: nn.Module) -> list[str]:
+    """Names of the submodules that hold parameters of their own and can be re-initialised, input first."""
+    check_model(model)
+    return [
+        name
+        for name, module in model.named_modules()
+        if name and hasattr(module, "reset_parameters") and any(True for _ in module.parameters(recurse=False))
+    ]
+
+
+def randomize_layers(model: nn.Module, layers: Sequence[str], *, seed: int = 0) -> nn.Module:
+    """A copy of ``model`` with the named layers re-initialised (their own ``reset_parameters``).
+
+    ``seed`` makes the new weights reproducible; the global random state is not touched.
+    The copy keeps ``model``'s training/eval modes; ``model`` itself is left bit-identical.
+    """
+    check_model(model)
+    _check_names(layers, "layers")
+    available = parameterized_layers(model)
+    unknown = [name for name in layers if name not in available]
+    if unknown:
+        raise ValueError(f"unknown or parameter-free layer(s) {unknown}; the model's layers are {available}.")
+    randomized = copy.deepcopy(model)
+    with preserved_global_rng(seed):
+        for name in layers:
+            randomized.get_submodule(name).reset_parameters()
+    return randomized
+
+
+def cascading_randomization(
+    model: nn.Module, order: Sequence[str] | None = None, *, seed: int = 0
+) -> list[tuple[str, nn.Module]]:
+    """Randomise layers cumulatively from the top (output) down: one ``(label, copy)`` per stage.
+
+    ``order`` defaults to :func:`parameterized_layers` reversed (for ``SimpleCNN``:
+    ``fc1``, then ``fc1`` and ``conv1``). Labels read ``"fc1"``, ``"fc1+conv1"``, ...
+    """
+    _check_names(order, "order")
+    order = list(reversed(parameterized_layers(model))) if order is None else list(order)
+    return [("+".join(order[: k + 1]), randomize_layers(model, order[: k + 1], seed=seed)) for k in range(len(order))]
+
+
+def independent_randomization(
+    model: nn.Module, layers: Sequence[str] | None = None, *, seed: int = 0
+) -> list[tuple[str, nn.Module]]:
+    """Randomise one layer at a time, the others kept trained: one ``(layer, copy)`` per layer."""
+    _check_names(layers, "layers")
+    layers = parameterized_layers(model) if layers is None else list(layers)
+    return [(name, randomize_layers(model, [name], seed=seed)) for name in layers]

@@ -1,0 +1,89 @@
+"""How alike are two attribution maps? Rank correlation, SSIM and top-k overlap, per pair in a batch.
+
+Every function takes two batches ``a`` and ``b`` of the same shape ``(N, ...)`` (tensors or
+arrays) and returns a NumPy array of ``N`` similarities, one per pair of maps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.stats import rankdata
+from skimage.metrics import structural_similarity
+
+
+def _pairs(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    arrays = []
+    for name, value in (("a", a), ("b", b)):
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu().numpy()
+        if not isinstance(value, np.ndarray):
+            raise TypeError(f"{name} must be a tensor or NumPy array of maps (N, ...), got {type(value).__name__}.")
+        if value.ndim < 2:
+            raise ValueError(f"{name} must be a batch of maps (N, ...), got shape {value.shape}; add a batch dimension.")
+        arrays.append(value.astype(np.float64))
+    if arrays[0].shape != arrays[1].shape:
+        raise ValueError(f"a and b must have the same shape, got {arrays[0].shape} and {arrays[1].shape}.")
+    return arrays[0], arrays[1]
+
+
+def spearman(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, *, absolute: bool = True) -> np.ndarray:
+    """Spearman rank correlation of each pair of flattened maps, in [-1, 1] (ties get average ranks).
+
+    ``absolute=True`` ranks ``|a|`` and ``|b|`` (which pixels matter); ``False`` ranks the signed
+    values (which pixels push the score up or down). NaN where a map is constant.
+    """
+    a, b = _pairs(a, b)
+    if absolute:
+        a, b = np.abs(a), np.abs(b)
+    ranks_a = rankdata(a.reshape(len(a), -1), axis=1)
+    ranks_b = rankdata(b.reshape(len(b), -1), axis=1)
+    ranks_a -= ranks_a.mean(axis=1, keepdims=True)
+    ranks_b -= ranks_b.mean(axis=1, keepdims=True)
+    norms = np.sqrt((ranks_a**2).sum(axis=1) * (ranks_b**2).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (ranks_a * ranks_b).sum(axis=1) / norms
+
+
+def top_k_overlap(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, k: int) -> np.ndarray:
+    """Fraction of the ``k`` largest-``|value|`` pixels that two maps share, in [0, 1].
+
+    Ties at the k-th place are broken by pixel order.
+    """
+    a, b = _pairs(a, b)
+    size = a[0].size
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= size:
+        raise ValueError(f"k must be an int between 1 and the number of pixels ({size}), got {k!r}.")
+    top_a = np.argsort(-np.abs(a.reshape(len(a), -1)), axis=1, kind="stable")[:, :k]
+    top_b = np.argsort(-np.abs(b.reshape(len(b), -1)), axis=1, kind="stable")[:, :k]
+    return np.array([len(np.intersect1d(x, y)) / k for x, y in zip(top_a, top_b)])
+
+
+def ssim(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, *, data_range: float | None = None) -> np.ndarray:
+    """Structural similarity (scikit-image) of each pair of 2-D maps, ``(N, H, W)`` or ``(N, 1, H, W)``.
+
+    ``data_range``: the value range of the maps; pass it when maps are normalised (1 for
+    maps in [0, 1], 2 for [-1, 1]). ``None`` uses each pair's joint range ``max - min``.
+    """
+    a, b = _pairs(a, b)
+    if a.ndim == 4 and a.shape[1] == 1:
+        a, b = a[:, 0], b[:, 0]
+    if a.ndim != 3:
+        raise ValueError(f"ssim needs 2-D maps, (N, H, W) or (N, 1, H, W); got shape {a.shape}.")
+    if data_range is not None and not data_range > 0:
+        raise ValueError(f"data_range must be positive, got {data_range!r}.")
+    scores = []
+    for x, y in zip(a, b):
+        joint = data_range if data_range is not None else max(x.max(), y.max()) - min(x.min(), y.min())
+        scores.append(structural_similarity(x, y, data_range=joint if joint > 0 else 1.0))
+    return np.array(scores)
+
+
+def normalize_maps(maps: torch.Tensor) -> torch.Tensor:
+    """Each map ``(N, ...)`` divided by its largest absolute value (all-zero maps stay zero)."""
+    if not isinstance(maps, torch.Tensor) or not maps.is_floating_point():
+        raise TypeError(f"maps must be a float tensor (N, ...), got {type(maps).__name__}; convert with torch.as_tensor(maps).float().")
+    if maps.dim() < 2:
+        raise ValueError(f"maps must be a batch (N, ...), got shape {tuple(maps.shape)}; use maps.unsqueeze(0) for one map.")
+    scale = maps.detach().flatten(1).abs().max(dim=1).values.clamp_min(torch.finfo(maps.dtype).tiny)
+    return maps.detach() / scale.reshape(-1, *[1] * (maps.dim() - 1))

@@ -1,0 +1,707 @@
+"""Tests of helpers.gradient_methods: SmoothGrad, Gradient x Input and Integrated Gradients.
+
+Correctness is checked against closed forms (a linear model's gradient is its weight
+row; a quadratic's is 2x), a hand-written SmoothGrad that draws the same noise, the
+completeness property of IG computed by hand, and Captum (a test-only oracle) for
+Gradient x Input and Integrated Gradients with the same midpoint rule.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from helpers.gradient_methods import gradient_x_input, integrated_gradients, smoothgrad
+from helpers.saliency import saliency
+
+# ---------------------------------------------------------------------------
+# Small models and data
+# ---------------------------------------------------------------------------
+
+N, F, K = 5, 6, 4  # batch, features, classes of the linear fixtures
+FIXED = [2, 0, 3, 3, 1]  # one class per input, length N
+
+
+def seeded(build):
+    """``build()`` with seed 0, leaving the global RNG as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return build()
+
+
+def linear(features: int = F, classes: int = K, seed: int = 0, bias: bool = True, dtype=torch.float32) -> nn.Linear:
+    """An ``nn.Linear`` with seeded weights, without touching the global RNG."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        layer = nn.Linear(features, classes, bias=bias).to(dtype)
+    with torch.no_grad():
+        layer.weight.copy_(torch.randn(classes, features, generator=generator, dtype=dtype))
+        if bias:
+            layer.bias.copy_(torch.randn(classes, generator=generator, dtype=dtype))
+    return layer
+
+
+def batch(*shape: int, seed: int = 1, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+
+
+class Quadratic(nn.Module):
+    """Logits ``[sum(x^2), -sum(x^2)]``: the gradient of class 0 is ``2x``, so it depends on x."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        score = x.flatten(1).square().sum(dim=1)
+        return torch.stack([score, -score], dim=1)
+
+
+def dropout_net() -> nn.Module:
+    return seeded(
+        lambda: nn.Sequential(
+            nn.Linear(F, 8),
+            nn.Dropout(0.5),
+            nn.ReLU(),
+            nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.5)),
+            nn.Linear(8, K),
+        )
+    )
+
+
+def modes(model: nn.Module) -> list[bool]:
+    return [module.training for module in model.modules()]
+
+
+def predicted(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return model(x).argmax(1)
+
+
+def captum(attribute, /, *args, **kwargs) -> torch.Tensor:
+    """Call a Captum attribution, silencing its warnings about inputs without requires_grad."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = attribute(*args, **kwargs)
+    if isinstance(result, tuple):
+        return tuple(r.detach() for r in result)
+    return result.detach()
+
+
+@pytest.fixture(scope="module")
+def images(test_images) -> torch.Tensor:
+    """The first 16 MNIST test images (16, 1, 28, 28)."""
+    return test_images[:16]
+
+
+# The three methods with small, fast settings, as ``f(model, x, target)``.
+METHODS = {
+    "smoothgrad": lambda model, x, target=None: smoothgrad(model, x, target, samples=3),
+    "gradient_x_input": gradient_x_input,
+    "integrated_gradients": lambda model, x, target=None: integrated_gradients(model, x, target, steps=4),
+}
+
+
+# ---------------------------------------------------------------------------
+# Gradient x Input
+# ---------------------------------------------------------------------------
+
+
+def test_gradient_x_input_agrees_with_captum(trained_model, images) -> None:
+    from captum.attr import InputXGradient
+
+    x = images
+    classes = predicted(trained_model, x)
+    expected = captum(InputXGradient(trained_model).attribute, x.clone(), target=classes)
+    result = gradient_x_input(trained_model, x)
+    torch.testing.assert_close(result, expected, atol=1e-6, rtol=0)
+    assert result.abs().max() > 1e-2  # not vacuous
+    assert torch.equal(result, gradient_x_input(trained_model, x, classes))
+
+
+def test_gradient_x_input_is_signed_saliency_times_x(trained_model, images) -> None:
+    x = images[:8]
+    assert torch.equal(gradient_x_input(trained_model, x, 3), saliency(trained_model, x, 3, reduce="signed") * x)
+
+
+@pytest.mark.parametrize("target", [None, 1, FIXED], ids=["none", "int", "list"])
+def test_gradient_x_input_of_a_linear_model_is_x_times_weight_row(target) -> None:
+    model = linear()
+    x = batch(N, F)
+    classes = predicted(model, x) if target is None else torch.tensor(target).expand(N)
+    assert torch.equal(gradient_x_input(model, x, target), x * model.weight.detach()[classes])
+
+
+def test_gradient_x_input_of_a_bias_free_linear_model_sums_to_the_score() -> None:
+    model = linear(bias=False, dtype=torch.float64)
+    x = batch(N, F, dtype=torch.float64)
+    classes = predicted(model, x)
+    with torch.no_grad():
+        scores = model(x)[torch.arange(N), classes]
+    torch.testing.assert_close(gradient_x_input(model, x).sum(dim=1), scores, atol=1e-12, rtol=0)
+
+
+# ---------------------------------------------------------------------------
+# Integrated Gradients
+# ---------------------------------------------------------------------------
+
+
+def test_integrated_gradients_black_baseline_agrees_with_captum(trained_model, images) -> None:
+    from captum.attr import IntegratedGradients
+
+    x = images[:8]
+    classes = predicted(trained_model, x)
+    expected = captum(
+        IntegratedGradients(trained_model).attribute, x.clone(), target=classes, n_steps=16, method="riemann_middle"
+    )
+    result = integrated_gradients(trained_model, x, steps=16)
+    torch.testing.assert_close(result, expected, atol=1e-5, rtol=0)
+    assert result.abs().max() > 1e-2
+
+
+@pytest.mark.parametrize("kind", ["per-input", "broadcast"])
+def test_integrated_gradients_non_zero_baseline_agrees_with_captum(trained_model, images, kind) -> None:
+    from captum.attr import IntegratedGradients
+
+    x = images[:6]
+    generator = torch.Generator().manual_seed(3)
+    if kind == "per-input":
+        baseline = torch.rand(x.shape, generator=generator)
+    else:
+        baseline = torch.full((1, 1, 28, 28), 0.5) + 0.1 * torch.rand((1, 1, 28, 28), generator=generator)
+    target = [7, 2, 1, 0, 4, 1]
+    expected = captum(
+        IntegratedGradients(trained_model).attribute,
+        x.clone(),
+        target=target,
+        baselines=baseline.expand_as(x).clone(),
+        n_steps=12,
+        method="riemann_middle",
+    )
+    result = integrated_gradients(trained_model, x, target, baseline=baseline, steps=12)
+    torch.testing.assert_close(result, expected, atol=1e-5, rtol=0)
+    assert result.abs().max() > 1e-2
+
+
+def test_broadcast_baseline_equals_the_repeated_baseline(trained_model, images) -> None:
+    x = images[:4]
+    one = torch.rand((1, 1, 28, 28), generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(
+        integrated_gradients(trained_model, x, baseline=one, steps=6),
+        integrated_gradients(trained_model, x, baseline=one.expand_as(x).clone(), steps=6),
+        atol=1e-7,
+        rtol=0,
+    )
+
+
+def test_default_baseline_is_black(trained_model, images) -> None:
+    x = images[:4]
+    torch.testing.assert_close(
+        integrated_gradients(trained_model, x, steps=6),
+        integrated_gradients(trained_model, x, baseline=torch.zeros_like(x), steps=6),
+        atol=0,
+        rtol=0,
+    )
+
+
+def test_black_baseline_gives_exactly_zero_where_x_is_zero(trained_model, images) -> None:
+    x = images[:8]
+    result = integrated_gradients(trained_model, x, steps=10)
+    zero = x == 0
+    assert zero.any() and (~zero).any()
+    assert (result[zero] == 0).all()
+    assert (result[~zero] != 0).any()
+
+
+def test_target_none_explains_the_class_predicted_for_x_not_for_the_baseline(trained_model, images) -> None:
+    x = images[:6]
+    baseline = torch.full((1, 1, 28, 28), 0.3)
+    classes = predicted(trained_model, x)
+    assert not torch.equal(classes, predicted(trained_model, baseline.expand_as(x)))
+    assert torch.equal(
+        integrated_gradients(trained_model, x, baseline=baseline, steps=5),
+        integrated_gradients(trained_model, x, classes, baseline=baseline, steps=5),
+    )
+
+
+def test_completeness_gap_falls_as_steps_grow(trained_model, images) -> None:
+    medians = []
+    for steps in (5, 20, 100):
+        _, delta = integrated_gradients(trained_model, images, steps=steps, return_delta=True)
+        assert delta.shape == (len(images),)
+        assert (delta >= 0).all()
+        medians.append(delta.median().item())
+    assert medians[0] > medians[1] > medians[2]
+    assert medians[2] < 0.01
+
+
+@pytest.mark.parametrize(("baseline", "target"), [("black", None), ("grey", "list")])
+def test_completeness_gap_equals_the_hand_computed_one(trained_model, images, baseline, target) -> None:
+    x = images[:6]
+    reference = torch.zeros_like(x) if baseline == "black" else torch.full_like(x, 0.4)
+    classes = predicted(trained_model, x) if target is None else torch.tensor([3, 1, 4, 1, 5, 9])
+    arguments = {
+        "target": None if target is None else classes.tolist(),
+        "baseline": None if baseline == "black" else reference,
+        "steps": 7,
+    }
+    attributions, delta = integrated_gradients(trained_model, x, return_delta=True, **arguments)
+    with torch.no_grad():
+        rows = torch.arange(len(x))
+        change = trained_model(x)[rows, classes] - trained_model(reference)[rows, classes]
+    expected = (attributions.flatten(1).sum(dim=1) - change).abs()
+    assert delta.shape == (len(x),)
+    assert not delta.requires_grad
+    torch.testing.assert_close(delta, expected, atol=1e-5, rtol=0)
+    assert torch.equal(attributions, integrated_gradients(trained_model, x, **arguments))
+
+
+@pytest.mark.parametrize("steps", [1, 3, 50])
+@pytest.mark.parametrize("bias", [True, False])
+def test_integrated_gradients_is_exact_on_a_linear_model(steps, bias) -> None:
+    model = linear(bias=bias, dtype=torch.float64)
+    x = batch(N, F, dtype=torch.float64)
+    baseline = batch(N, F, seed=2, dtype=torch.float64)
+    attributions, delta = integrated_gradients(model, x, FIXED, baseline=baseline, steps=steps, return_delta=True)
+    torch.testing.assert_close(attributions, (x - baseline) * model.weight.detach()[FIXED], atol=1e-12, rtol=0)
+    assert delta.max() < 1e-10
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    features=st.integers(1, 8),
+    classes=st.integers(1, 5),
+    n=st.integers(1, 5),
+    steps=st.integers(1, 12),
+    seed=st.integers(0, 2**31 - 1),
+    broadcast=st.booleans(),
+)
+def test_property_linear_models(features, classes, n, steps, seed, broadcast) -> None:
+    model = linear(features, classes, seed=seed, dtype=torch.float64)
+    x = batch(n, features, seed=seed + 1, dtype=torch.float64)
+    baseline = batch(1 if broadcast else n, features, seed=seed + 2, dtype=torch.float64)
+    chosen = predicted(model, x)
+    rows = model.weight.detach()[chosen]
+    attributions, delta = integrated_gradients(model, x, baseline=baseline, steps=steps, return_delta=True)
+    torch.testing.assert_close(attributions, (x - baseline) * rows, atol=1e-10, rtol=0)
+    assert delta.shape == (n,)
+    assert delta.max() < 1e-9
+    assert torch.equal(gradient_x_input(model, x), x * rows)
+
+
+# ---------------------------------------------------------------------------
+# SmoothGrad
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reduce", ["abs", "square", "signed"])
+def test_smoothgrad_without_noise_equals_saliency(trained_model, images, reduce) -> None:
+    x = images[:8]
+    result = smoothgrad(trained_model, x, samples=3, noise=0.0, reduce=reduce)
+    torch.testing.assert_close(result, saliency(trained_model, x, reduce=reduce), atol=1e-6, rtol=0)
+
+
+def reference_smoothgrad(model, x, target, *, samples, noise, reduce, seed) -> torch.Tensor:
+    """SmoothGrad written out: the map averaged over ``x + noise * (max - min) * randn`` per input."""
+    classes = predicted(model, x) if target is None else target
+    span = (x.flatten(1).max(dim=1).values - x.flatten(1).min(dim=1).values).reshape(-1, *[1] * (x.dim() - 1))
+    draws = torch.randn((samples, *x.shape), generator=torch.Generator().manual_seed(seed))
+    total = torch.zeros_like(x)
+    for k in range(samples):
+        total += saliency(model, x + noise * span * draws[k], classes, reduce=reduce)
+    return total / samples
+
+
+@pytest.mark.parametrize("reduce", ["abs", "square", "signed"])
+def test_smoothgrad_equals_a_hand_written_reference(trained_model, images, reduce) -> None:
+    x = images[:3] * 0.8 + 0.1  # range 0.8, offset from 0: sigma must be noise * (max - min)
+    result = smoothgrad(trained_model, x, samples=4, noise=0.2, reduce=reduce, seed=11)
+    expected = reference_smoothgrad(trained_model, x, None, samples=4, noise=0.2, reduce=reduce, seed=11)
+    torch.testing.assert_close(result, expected, atol=1e-6, rtol=1e-5)
+    assert not torch.allclose(result, saliency(trained_model, x, reduce=reduce), atol=1e-4)  # the noise matters
+
+
+def test_smoothgrad_of_a_quadratic_is_2x_plus_the_averaged_noise() -> None:
+    # dS/dx = 2(x + e) with e = noise * (max - min) * randn, so signed SmoothGrad = 2x + 2 * mean(e).
+    # The two inputs have ranges 1 and 10 and are offset from zero: sigma is per input and relative.
+    x = torch.stack([torch.linspace(5.0, 6.0, 12), torch.linspace(-30.0, -20.0, 12)]).double()
+    samples, noise, seed = 400, 0.1, 4
+    result = smoothgrad(Quadratic(), x, 0, samples=samples, noise=noise, reduce="signed", seed=seed)
+    generator = torch.Generator().manual_seed(seed)  # one draw of x's shape per noisy copy, in order
+    draws = torch.stack([torch.randn(x.shape, generator=generator, dtype=x.dtype) for _ in range(samples)])
+    span = torch.tensor([[1.0], [10.0]], dtype=x.dtype)
+    torch.testing.assert_close(result, 2 * x + 2 * noise * span * draws.mean(dim=0), atol=1e-9, rtol=1e-9)
+    # In expectation it is 2x; the error's spread is 2 * sigma / sqrt(samples), per input.
+    error = (result - 2 * x) / (2 * noise * span / math.sqrt(samples))
+    assert error.abs().max() < 4
+    assert 0.5 < error.std().item() < 1.5
+
+
+def test_smoothgrad_noise_scales_with_the_input_range() -> None:
+    x = batch(3, 1, 4, 4, seed=6).double()
+    sg = smoothgrad(Quadratic(), x, 0, samples=20, noise=0.2, reduce="signed", seed=2)
+    sg10 = smoothgrad(Quadratic(), 10 * x, 0, samples=20, noise=0.2, reduce="signed", seed=2)
+    # same draws, ten times the sigma: the noise part of the map is ten times larger
+    torch.testing.assert_close(sg10 - 20 * x, 10 * (sg - 2 * x), atol=1e-9, rtol=1e-9)
+    assert (sg - 2 * x).abs().max() > 1e-3
+
+
+def test_smoothgrad_explains_the_class_of_the_clean_input() -> None:
+    # logits [x0, -x0]: the clean input (x0 = 0.05) is class 0, but the noise flips x0's sign
+    # in many copies; the map must stay class 0's gradient row, [1, 0].
+    model = linear(2, 2, bias=False)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[1.0, 0.0], [-1.0, 0.0]]))
+    x = torch.tensor([[0.05, 1.0]])
+    noisy = x + 0.5 * 0.95 * torch.randn((64, 1, 2), generator=torch.Generator().manual_seed(0))
+    assert (model(noisy.reshape(-1, 2)).argmax(1) == 1).any()  # noise would flip the prediction
+    result = smoothgrad(model, x, samples=64, noise=0.5, reduce="signed")
+    assert torch.equal(result, torch.tensor([[1.0, 0.0]]))
+    assert torch.equal(result, smoothgrad(model, x, 0, samples=64, noise=0.5, reduce="signed"))
+
+
+@pytest.mark.parametrize("target", [None, 5, "list"])
+def test_smoothgrad_target_forms(trained_model, images, target) -> None:
+    x = images[:4]
+    explicit = {None: predicted(trained_model, x), 5: torch.full((4,), 5), "list": torch.tensor([1, 2, 3, 4])}[target]
+    given_target = [1, 2, 3, 4] if target == "list" else target
+    assert torch.equal(
+        smoothgrad(trained_model, x, given_target, samples=4, reduce="signed"),
+        smoothgrad(trained_model, x, explicit, samples=4, reduce="signed"),
+    )
+
+
+def test_smoothgrad_is_reproducible_and_spares_the_global_rng(trained_model, images) -> None:
+    x = images[:4]
+    state = torch.get_rng_state()
+    first = smoothgrad(trained_model, x, samples=5, seed=3)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(first, smoothgrad(trained_model, x, samples=5, seed=3))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(12345)  # the global seed has no influence
+        assert torch.equal(first, smoothgrad(trained_model, x, samples=5, seed=3))
+    assert not torch.allclose(first, smoothgrad(trained_model, x, samples=5, seed=4), atol=1e-4)
+
+
+def test_smoothgrad_default_is_the_abs_average(trained_model, images) -> None:
+    x = images[:3]
+    result = smoothgrad(trained_model, x, samples=4)
+    assert torch.equal(result, smoothgrad(trained_model, x, samples=4, reduce="abs", noise=0.15, seed=0))
+    assert (result >= 0).all()
+    signed = smoothgrad(trained_model, x, samples=4, reduce="signed")
+    assert (result >= signed.abs() - 1e-6).all()  # mean |g| >= |mean g|
+    assert (result > signed.abs() + 1e-6).any()  # reduce is applied before averaging, not after
+
+
+# ---------------------------------------------------------------------------
+# Chunking: the same result for any batch_size, in few large passes
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("batch_size", [1, 6, 4096])  # 1 and 2 copies of the batch a pass, or all 7 at once
+def test_smoothgrad_does_not_depend_on_batch_size(trained_model, images, batch_size) -> None:
+    x = images[:3]
+    expected = smoothgrad(trained_model, x, samples=7, seed=1, batch_size=4096, reduce="signed")
+    result = smoothgrad(trained_model, x, samples=7, seed=1, batch_size=batch_size, reduce="signed")
+    torch.testing.assert_close(result, expected, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("batch_size", [1, 6, 4096])
+def test_integrated_gradients_does_not_depend_on_batch_size(trained_model, images, batch_size) -> None:
+    x = images[:3]
+    expected, expected_delta = integrated_gradients(trained_model, x, steps=7, return_delta=True)
+    result, delta = integrated_gradients(trained_model, x, steps=7, return_delta=True, batch_size=batch_size)
+    torch.testing.assert_close(result, expected, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(delta, expected_delta, atol=1e-5, rtol=0)
+
+
+def test_smoothgrad_on_tabular_inputs_does_not_depend_on_batch_size() -> None:
+    x = batch(3, 5, seed=8)  # 15 numbers per copy of the batch
+    expected = smoothgrad(Quadratic(), x, 0, samples=10, reduce="signed")
+    assert torch.allclose(smoothgrad(Quadratic(), x, 0, samples=10, reduce="signed", batch_size=1), expected)
+
+
+def pass_sizes(model: nn.Module, run) -> list[int]:
+    sizes: list[int] = []
+    handle = model.register_forward_pre_hook(lambda _, args: sizes.append(args[0].shape[0]))
+    try:
+        run()
+    finally:
+        handle.remove()
+    return sizes
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "expected"),
+    [(4096, [4, 40]), (40, [4, 40]), (12, [4, 12, 12, 12, 4]), (8, [4, 8, 8, 8, 8, 8]), (4, [4] * 11)],
+)
+def test_smoothgrad_forward_passes(batch_size, expected) -> None:
+    model, x = linear(), batch(4, F)
+    sizes = pass_sizes(model, lambda: smoothgrad(model, x, samples=10, batch_size=batch_size))
+    assert sizes == expected  # one clean pass for the target, then at most batch_size inputs a pass
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "delta", "expected"),
+    [(4096, False, [4, 40]), (4096, True, [4, 40, 4]), (20, True, [4, 20, 20, 4]), (16, False, [4, 16, 16, 8])],
+)
+def test_integrated_gradients_forward_passes(batch_size, delta, expected) -> None:
+    model, x = linear(), batch(4, F)
+    sizes = pass_sizes(
+        model, lambda: integrated_gradients(model, x, steps=10, batch_size=batch_size, return_delta=delta)
+    )
+    assert sizes == expected
+
+
+def test_gradient_x_input_is_one_forward_and_one_backward_pass(trained_model, images) -> None:
+    backwards = []
+    handle = trained_model.fc1.register_full_backward_hook(lambda *_: backwards.append(1))
+    try:
+        sizes = pass_sizes(trained_model, lambda: gradient_x_input(trained_model, images[:8]))
+    finally:
+        handle.remove()
+    assert sizes == [8]
+    assert len(backwards) == 1
+
+
+# ---------------------------------------------------------------------------
+# Results and side effects, for all three methods
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_result_has_x_shape_dtype_and_is_detached(method, dtype, requires_grad) -> None:
+    model = nn.Sequential(nn.Flatten(), linear(16, K, dtype=dtype))
+    x = batch(3, 1, 4, 4, dtype=dtype).requires_grad_(requires_grad)
+    result = METHODS[method](model, x)
+    assert result.shape == x.shape
+    assert result.dtype == dtype
+    assert not result.requires_grad
+    assert result.grad_fn is None
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("setting", ["train", "eval", "train-but-one-eval", "eval-but-one-train"])
+def test_each_submodule_mode_is_restored_and_forward_runs_in_eval(method, setting) -> None:
+    model = dropout_net()
+    model.train(setting.startswith("train"))
+    if setting.endswith("one-eval"):
+        model[3].eval()
+    elif setting.endswith("one-train"):
+        model[3][1].train()
+    before = modes(model)
+    seen = []
+    handle = model.register_forward_pre_hook(lambda m, _: seen.append(modes(m)))
+    try:
+        result = METHODS[method](model, batch(N, F))
+    finally:
+        handle.remove()
+    assert seen and all(s == [False] * len(before) for s in seen)
+    assert modes(model) == before
+    assert torch.equal(result, METHODS[method](model.eval(), batch(N, F)))  # dropout was off
+
+
+def test_integrated_gradients_delta_runs_the_baseline_in_eval_mode() -> None:
+    model = dropout_net().train()
+    model[3].eval()
+    before = modes(model)
+    x, baseline = batch(N, F), batch(1, F, seed=4)
+    expected = integrated_gradients(dropout_net().eval(), x, baseline=baseline, steps=3, return_delta=True)
+    seen = []
+    handle = model.register_forward_pre_hook(lambda m, _: seen.append(modes(m)))
+    try:
+        result = integrated_gradients(model, x, baseline=baseline, steps=3, return_delta=True)
+    finally:
+        handle.remove()
+    assert len(seen) == 3  # clean input, the path, the baseline
+    assert all(s == [False] * len(before) for s in seen)
+    assert modes(model) == before
+    assert torch.equal(result[0], expected[0])
+    assert torch.equal(result[1], expected[1])
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_mode_is_restored_when_an_error_is_raised(method) -> None:
+    model = dropout_net().train()
+    model[1].eval()
+    before = modes(model)
+    with pytest.raises(ValueError, match="out of range"):
+        METHODS[method](model, batch(N, F), K)
+    assert modes(model) == before
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_parameters_and_their_grads_are_untouched(method) -> None:
+    model = linear()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    METHODS[method](model, batch(N, F))
+    assert all(p.grad is None for p in model.parameters())
+    model(batch(N, F)).sum().backward()
+    grads = [p.grad for p in model.parameters()]
+    copies = [g.clone() for g in grads]
+    METHODS[method](model, batch(N, F, seed=9))
+    assert all(p.grad is g for p, g in zip(model.parameters(), grads))
+    assert all(torch.equal(g, c) for g, c in zip(grads, copies))
+    assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_batchnorm_running_statistics_are_not_updated(method) -> None:
+    model = seeded(lambda: nn.Sequential(nn.Linear(F, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, K))).train()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    METHODS[method](model, batch(N, F))
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_callers_x_is_untouched(method, requires_grad) -> None:
+    x = batch(N, F).requires_grad_(requires_grad)
+    values = x.detach().clone()
+    METHODS[method](linear(), x)
+    assert x.requires_grad is requires_grad
+    assert torch.equal(x.detach(), values)
+    assert x.grad is None
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_callers_existing_x_grad_is_untouched(method) -> None:
+    x = batch(N, F).requires_grad_(True)
+    (x * 3).sum().backward()
+    grad = x.grad.clone()
+    METHODS[method](linear(), x)
+    assert torch.equal(x.grad, grad)
+
+
+def test_callers_baseline_is_untouched() -> None:
+    x = batch(N, F)
+    baseline = batch(1, F, seed=3).requires_grad_(True)
+    values = baseline.detach().clone()
+    integrated_gradients(linear(), x, baseline=baseline, steps=3, return_delta=True)
+    assert baseline.requires_grad
+    assert baseline.grad is None
+    assert torch.equal(baseline.detach(), values)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_global_rng_is_untouched(method) -> None:
+    state = torch.get_rng_state()
+    METHODS[method](dropout_net().train(), batch(N, F))
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_works_inside_no_grad(method) -> None:
+    model = linear()
+    x = batch(N, F)
+    expected = METHODS[method](model, x, FIXED)
+    with torch.no_grad():
+        inside = METHODS[method](model, x, FIXED)
+        assert not torch.is_grad_enabled()
+    assert torch.equal(inside, expected)
+    assert inside.abs().sum() > 0
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_raises_inside_inference_mode(method) -> None:
+    model, x = linear(), batch(N, F)
+    with torch.inference_mode(), pytest.raises(RuntimeError, match="inference_mode"):
+        METHODS[method](model, x)
+
+
+# ---------------------------------------------------------------------------
+# Bad input
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_numpy_x_is_a_type_error_naming_from_numpy(method) -> None:
+    with pytest.raises(TypeError, match=r"torch\.from_numpy"):
+        METHODS[method](linear(), batch(N, F).numpy())
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int64])
+def test_integer_x_is_a_type_error_naming_float(method, dtype) -> None:
+    with pytest.raises(TypeError, match=r"x\.float\(\)"):
+        METHODS[method](linear(), torch.ones(N, F, dtype=dtype))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_one_dimensional_x_is_a_value_error_naming_unsqueeze(method) -> None:
+    with pytest.raises(ValueError, match=r"x\.unsqueeze\(0\)"):
+        METHODS[method](linear(), batch(F))
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("model", [lambda x: x, None], ids=["function", "none"])
+def test_non_module_model_is_a_type_error(method, model) -> None:
+    with pytest.raises(TypeError, match=r"model must be a torch\.nn\.Module"):
+        METHODS[method](model, batch(N, F))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_empty_batch_is_a_value_error(method) -> None:
+    with pytest.raises(ValueError, match="empty batch"):
+        METHODS[method](linear(), torch.zeros(0, F))
+
+
+@pytest.mark.parametrize("samples", [0, -1, 2.0, True, "3"])
+def test_bad_samples(samples) -> None:
+    with pytest.raises(ValueError, match=r"samples must be a positive int"):
+        smoothgrad(linear(), batch(N, F), samples=samples)
+
+
+@pytest.mark.parametrize("steps", [0, -5, 10.0, True, None])
+def test_bad_steps(steps) -> None:
+    with pytest.raises(ValueError, match=r"steps must be a positive int"):
+        integrated_gradients(linear(), batch(N, F), steps=steps)
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 64.0, False])
+def test_bad_batch_size(batch_size) -> None:
+    with pytest.raises(ValueError, match=r"batch_size must be a positive int"):
+        smoothgrad(linear(), batch(N, F), samples=2, batch_size=batch_size)
+    with pytest.raises(ValueError, match=r"batch_size must be a positive int"):
+        integrated_gradients(linear(), batch(N, F), steps=2, batch_size=batch_size)
+
+
+@pytest.mark.parametrize("noise", [-0.1, "a", float("nan"), float("inf"), True, None])
+def test_bad_noise_names_the_fraction_of_the_range(noise) -> None:
+    with pytest.raises(ValueError, match=r"noise must be a non-negative fraction of the input range"):
+        smoothgrad(linear(), batch(N, F), samples=2, noise=noise)
+
+
+@pytest.mark.parametrize("reduce", ["mean", "ABS", "", None])
+def test_unknown_reduce_lists_the_options(reduce) -> None:
+    with pytest.raises(ValueError, match=r"reduce must be one of 'abs', 'square', 'signed'"):
+        smoothgrad(linear(), batch(N, F), samples=2, reduce=reduce)
+
+
+@pytest.mark.parametrize(
+    "shape", [(N + 1, F), (2, F), (N, F + 1), (F + 1,), (2, N, F)], ids=["N+1", "2", "F+1", "1-D", "extra-dim"]
+)
+def test_baseline_of_wrong_shape_names_broadcasting(shape) -> None:
+    with pytest.raises(ValueError, match=r"does not broadcast to x's shape \(5, 6\).*\(1, \.\.\.\)"):
+        integrated_gradients(linear(), batch(N, F), baseline=torch.zeros(shape), steps=2)
+
+
+@pytest.mark.parametrize(
+    "baseline",
+    [np.zeros((N, F)), 0.0, [[0.0] * F] * N, torch.zeros(N, F, dtype=torch.int64), torch.zeros(N, F, dtype=torch.bool)],
+    ids=["numpy", "float", "list", "int64-tensor", "bool-tensor"],
+)
+def test_baseline_not_a_float_tensor_is_a_type_error(baseline) -> None:
+    with pytest.raises(TypeError, match=r"baseline must be None \(black\) or a float tensor"):
+        integrated_gradients(linear(), batch(N, F), baseline=baseline, steps=2)
+
+
+def test_target_out_of_range_on_the_cnn(trained_model, images) -> None:
+    for method in METHODS.values():
+        with pytest.raises(ValueError, match=r"0\.\.9"):
+            method(trained_model, images[:2], 10)

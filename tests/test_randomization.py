@@ -1,0 +1,324 @@
+"""Tests of helpers.randomization: re-initialised model copies for sanity checks (Adebayo et al., 2018).
+
+The new weights are compared with what each layer's own initialiser draws from the same
+seed, the untouched layers and the caller's model must stay bit-identical, and a small
+sanity check shows that randomising the classifier layer changes the saliency maps.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from helpers.models import SimpleCNN
+from helpers.randomization import (
+    cascading_randomization,
+    independent_randomization,
+    parameterized_layers,
+    randomize_layers,
+)
+from helpers.saliency import saliency
+from helpers.similarity import spearman
+
+LAYERS = ["conv1", "fc1"]
+
+
+def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {name: value.detach().clone() for name, value in model.state_dict().items()}
+
+
+def identical(model: nn.Module, state: dict[str, torch.Tensor]) -> bool:
+    current = model.state_dict()
+    return current.keys() == state.keys() and all(torch.equal(current[k], state[k]) for k in state)
+
+
+def layer_changed(copy: nn.Module, original: nn.Module, name: str) -> bool:
+    """Every parameter of layer ``name`` differs from the original's (no element is kept)."""
+    new = dict(copy.get_submodule(name).named_parameters())
+    old = dict(original.get_submodule(name).named_parameters())
+    return all((new[k] != old[k]).float().mean().item() > 0.99 for k in old)
+
+
+def layer_identical(copy: nn.Module, original: nn.Module, name: str) -> bool:
+    new = copy.get_submodule(name).state_dict()
+    old = original.get_submodule(name).state_dict()
+    return all(torch.equal(new[k], old[k]) for k in old)
+
+
+def fresh_layers(seed: int, order: list[str]) -> dict[str, nn.Module]:
+    """SimpleCNN's layers as their constructors initialise them, drawn in ``order`` after ``manual_seed(seed)``."""
+    build = {"conv1": lambda: nn.Conv2d(1, 16, 3, 1), "fc1": lambda: nn.Linear(26 * 26 * 16, 10)}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return {name: build[name]() for name in order}
+
+
+def nested() -> nn.Module:
+    class Scale(nn.Module):  # holds a parameter but has no reset_parameters: not re-initialisable
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = nn.Parameter(torch.ones(3))
+
+        def forward(self, x):
+            return x * self.weight
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return nn.Sequential(
+            nn.Linear(4, 5),
+            nn.ReLU(),
+            # a LayerNorm without affine parameters has reset_parameters but nothing to re-initialise
+            nn.Sequential(nn.Linear(5, 3), nn.BatchNorm1d(3), nn.LayerNorm(3, elementwise_affine=False)),
+            Scale(),
+            nn.Linear(3, 2),
+        )
+
+
+# ---------------------------------------------------------------------------
+# parameterized_layers
+# ---------------------------------------------------------------------------
+
+
+def test_parameterized_layers_of_simple_cnn(trained_model) -> None:
+    assert parameterized_layers(trained_model) == LAYERS
+    with torch.random.fork_rng(devices=[]):
+        assert parameterized_layers(SimpleCNN()) == LAYERS
+
+
+def test_parameterized_layers_of_a_nested_model_skip_containers_and_parameter_free_layers() -> None:
+    assert parameterized_layers(nested()) == ["0", "2.0", "2.1", "4"]
+
+
+@pytest.mark.parametrize("layer", ["1", "2", "2.2", "3"], ids=["relu", "container", "layernorm", "no-reset"])
+def test_layers_that_cannot_be_reinitialised_are_refused(layer) -> None:
+    with pytest.raises(ValueError, match=r"the model's layers are \['0', '2\.0', '2\.1', '4'\]"):
+        randomize_layers(nested(), [layer])
+
+
+# ---------------------------------------------------------------------------
+# randomize_layers
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("layers", [["fc1"], ["conv1"], ["fc1", "conv1"], ["conv1", "fc1"]])
+def test_randomize_layers_reinitialises_exactly_the_named_layers(trained_model, layers) -> None:
+    before = snapshot(trained_model)
+    state = torch.get_rng_state()
+    copy = randomize_layers(trained_model, layers, seed=5)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert identical(trained_model, before)
+    assert copy is not trained_model
+    assert isinstance(copy, SimpleCNN)
+    fresh = fresh_layers(5, layers)  # the layer's own initialiser, drawn in the order given
+    for name in LAYERS:
+        if name in layers:
+            assert layer_changed(copy, trained_model, name)
+            assert layer_identical(copy.get_submodule(name), fresh[name], "")
+        else:
+            assert layer_identical(copy, trained_model, name)
+
+
+def test_randomized_copy_shares_no_storage_with_the_original(trained_model) -> None:
+    copy = randomize_layers(trained_model, ["fc1"])
+    before = snapshot(trained_model)
+    pointers = {p.data_ptr() for p in trained_model.parameters()}
+    assert not pointers & {p.data_ptr() for p in copy.parameters()}
+    with torch.no_grad():
+        copy.conv1.weight.add_(1.0)  # changing the copy's kept layer leaves the original alone
+    assert identical(trained_model, before)
+
+
+def test_same_seed_gives_the_same_weights_another_seed_different_ones(trained_model) -> None:
+    first = randomize_layers(trained_model, ["fc1", "conv1"], seed=3)
+    again = randomize_layers(trained_model, ["fc1", "conv1"], seed=3)
+    other = randomize_layers(trained_model, ["fc1", "conv1"], seed=4)
+    assert identical(again, snapshot(first))
+    for name in LAYERS:
+        assert layer_changed(other, first, name)
+
+
+def test_global_seed_has_no_influence_and_default_seed_is_zero(trained_model) -> None:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(999)
+        a = randomize_layers(trained_model, ["fc1"])
+        torch.manual_seed(1)
+        b = randomize_layers(trained_model, ["fc1"], seed=0)
+    assert identical(a, snapshot(b))
+
+
+def test_empty_list_gives_an_identical_copy(trained_model) -> None:
+    copy = randomize_layers(trained_model, [])
+    assert copy is not trained_model
+    assert identical(copy, snapshot(trained_model))
+
+
+def test_copy_keeps_each_submodule_mode() -> None:
+    model = nested().train()
+    model[2].eval()
+    model[2][1].train()
+    before = [m.training for m in model.modules()]
+    copy = randomize_layers(model, ["2.1", "4"])
+    assert [m.training for m in copy.modules()] == before
+    assert [m.training for m in model.modules()] == before
+
+
+def test_nested_layers_by_dotted_name() -> None:
+    model = nested()
+    before = snapshot(model)
+    copy = randomize_layers(model, ["2.0"], seed=1)
+    assert identical(model, before)
+    assert layer_changed(copy, model, "2.0")
+    for name in ["0", "2.1", "3", "4"]:
+        assert layer_identical(copy, model, name)
+
+
+def test_tuple_of_layers_is_accepted(trained_model) -> None:
+    assert identical(randomize_layers(trained_model, ("fc1",)), snapshot(randomize_layers(trained_model, ["fc1"])))
+
+
+def test_parameter_grads_of_the_original_are_untouched() -> None:
+    model = nested()
+    model(torch.randn(3, 4, generator=torch.Generator().manual_seed(0))).sum().backward()
+    grads = [p.grad for p in model.parameters()]
+    copies = [g.clone() for g in grads]
+    randomize_layers(model, ["0", "4"])
+    cascading_randomization(model)
+    independent_randomization(model)
+    assert all(p.grad is g for p, g in zip(model.parameters(), grads))
+    assert all(torch.equal(g, c) for g, c in zip(grads, copies))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_rng_is_untouched() -> None:
+    model = nested()
+    state = torch.cuda.get_rng_state_all()
+    randomize_layers(model, ["0"])
+    assert all(torch.equal(a, b) for a, b in zip(torch.cuda.get_rng_state_all(), state))
+
+
+# ---------------------------------------------------------------------------
+# cascading_randomization and independent_randomization
+# ---------------------------------------------------------------------------
+
+
+def test_cascading_randomization_is_cumulative_from_the_top(trained_model) -> None:
+    before = snapshot(trained_model)
+    state = torch.get_rng_state()
+    stages = cascading_randomization(trained_model, seed=2)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert identical(trained_model, before)
+    assert [label for label, _ in stages] == ["fc1", "fc1+conv1"]
+    (_, first), (_, second) = stages
+    assert first is not second
+    assert layer_changed(first, trained_model, "fc1")
+    assert layer_identical(first, trained_model, "conv1")
+    assert layer_changed(second, trained_model, "fc1")
+    assert layer_changed(second, trained_model, "conv1")
+    # each stage re-initialises the same layers in the same order from the same seed,
+    # so the top layer's new weights are the same at every stage
+    assert layer_identical(second, first, "fc1")
+    fresh = fresh_layers(2, ["fc1", "conv1"])
+    assert layer_identical(second.fc1, fresh["fc1"], "")
+    assert layer_identical(second.conv1, fresh["conv1"], "")
+
+
+def test_cascading_randomization_stages_equal_randomize_layers(trained_model) -> None:
+    for k, (label, copy) in enumerate(cascading_randomization(trained_model, seed=7)):
+        expected = randomize_layers(trained_model, ["fc1", "conv1"][: k + 1], seed=7)
+        assert label == ["fc1", "fc1+conv1"][k]
+        assert identical(copy, snapshot(expected))
+
+
+def test_cascading_randomization_with_an_explicit_order() -> None:
+    model = nested()
+    stages = cascading_randomization(model, ["4", "2.0", "0"])
+    assert [label for label, _ in stages] == ["4", "4+2.0", "4+2.0+0"]
+    _, last = stages[-1]
+    for name in ["4", "2.0", "0"]:
+        assert layer_changed(last, model, name)
+    assert layer_identical(last, model, "2.1")
+    assert cascading_randomization(model, []) == []
+
+
+def test_independent_randomization_changes_one_layer_per_copy(trained_model) -> None:
+    before = snapshot(trained_model)
+    state = torch.get_rng_state()
+    copies = independent_randomization(trained_model, seed=1)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert identical(trained_model, before)
+    assert [name for name, _ in copies] == LAYERS
+    for name, copy in copies:
+        assert layer_changed(copy, trained_model, name)
+        for other in LAYERS:
+            if other != name:
+                assert layer_identical(copy, trained_model, other)
+        assert identical(copy, snapshot(randomize_layers(trained_model, [name], seed=1)))
+
+
+def test_independent_randomization_with_explicit_layers() -> None:
+    model = nested()
+    copies = independent_randomization(model, ("2.1", "0"), seed=1)  # nested() itself was built from seed 0
+    assert [name for name, _ in copies] == ["2.1", "0"]
+    assert layer_changed(copies[1][1], model, "0")
+    assert layer_identical(copies[1][1], model, "2.1")
+
+
+# ---------------------------------------------------------------------------
+# A sanity check in miniature
+# ---------------------------------------------------------------------------
+
+
+def test_randomising_the_classifier_changes_the_saliency_maps(trained_model, test_images) -> None:
+    x = test_images[:16]
+    with torch.no_grad():
+        classes = trained_model(x).argmax(1)
+    trained = saliency(trained_model, x, classes)
+    assert spearman(trained, saliency(trained_model, x, classes)).mean() == pytest.approx(1.0)
+    (_, top), (_, both) = cascading_randomization(trained_model)
+    assert spearman(trained, saliency(top, x, classes)).mean() < 0.5
+    assert spearman(trained, saliency(both, x, classes)).mean() < 0.5
+
+
+# ---------------------------------------------------------------------------
+# Bad input
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("layers", [["fc2"], ["fc1", "conv2"], ["relu"], [""]], ids=["fc2", "conv2", "relu", "root"])
+def test_unknown_or_parameter_free_layer_lists_the_available_layers(trained_model, layers) -> None:
+    with pytest.raises(ValueError, match=r"unknown or parameter-free layer.*the model's layers are \['conv1', 'fc1'\]"):
+        randomize_layers(trained_model, layers)
+
+
+@pytest.mark.parametrize("function", [cascading_randomization, independent_randomization])
+def test_unknown_layer_in_stages_lists_the_available_layers(trained_model, function) -> None:
+    with pytest.raises(ValueError, match=r"\['fc2'\].*\['conv1', 'fc1'\]"):
+        function(trained_model, ["fc2"])
+
+
+def test_a_string_instead_of_a_list_is_a_type_error_suggesting_the_list(trained_model) -> None:
+    with pytest.raises(TypeError, match=r"layers must be a sequence of layer names, e\.g\. \['fc1'\], not a string"):
+        randomize_layers(trained_model, "fc1")
+
+
+@pytest.mark.parametrize("function", [cascading_randomization, independent_randomization])
+def test_a_string_instead_of_a_list_of_stages_is_a_type_error(trained_model, function) -> None:
+    with pytest.raises(TypeError, match="not a string"):
+        function(trained_model, "fc1")
+
+
+@pytest.mark.parametrize("model", [lambda x: x, "model", None], ids=["function", "str", "none"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        parameterized_layers,
+        lambda m: randomize_layers(m, ["fc1"]),
+        cascading_randomization,
+        independent_randomization,
+    ],
+    ids=["parameterized_layers", "randomize_layers", "cascading", "independent"],
+)
+def test_non_module_model_is_a_type_error(model, call) -> None:
+    with pytest.raises(TypeError, match=r"model must be a torch\.nn\.Module"):
+        call(model)

@@ -1,0 +1,297 @@
+"""Tests of helpers.similarity: Spearman rank correlation, top-k overlap, SSIM and normalize_maps.
+
+Spearman and SSIM are checked per pair against SciPy and scikit-image, top-k overlap
+against hand-made cases, and every function against the shared input checks.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import spearmanr
+from skimage.metrics import structural_similarity
+
+from helpers.similarity import normalize_maps, spearman, ssim, top_k_overlap
+
+
+def maps(*shape: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+# ---------------------------------------------------------------------------
+# spearman
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("absolute", [True, False])
+def test_spearman_of_identical_maps_is_one(absolute) -> None:
+    a = maps(4, 1, 28, 28)
+    result = spearman(a, a.copy(), absolute=absolute)
+    assert isinstance(result, np.ndarray)
+    assert result.shape == (4,)
+    np.testing.assert_allclose(result, 1.0, atol=1e-12)
+    np.testing.assert_allclose(spearman(torch.from_numpy(a).float(), torch.from_numpy(a).float()), 1.0, atol=1e-12)
+
+
+def test_spearman_of_a_negated_map_is_minus_one_signed_and_one_absolute() -> None:
+    a = maps(3, 5, 5)
+    np.testing.assert_allclose(spearman(a, -a, absolute=False), -1.0, atol=1e-12)
+    np.testing.assert_allclose(spearman(a, -a, absolute=True), 1.0, atol=1e-12)
+
+
+def test_spearman_of_reversed_positive_ranks_is_minus_one() -> None:
+    a = np.arange(1.0, 13.0).reshape(1, 3, 4)
+    b = a[:, ::-1, ::-1].copy()  # the same values in reverse pixel order
+    np.testing.assert_allclose(spearman(a, b), [-1.0], atol=1e-12)
+    np.testing.assert_allclose(spearman(a, b, absolute=False), [-1.0], atol=1e-12)
+
+
+def test_spearman_default_is_absolute() -> None:
+    a, b = maps(3, 6, 6, seed=1), maps(3, 6, 6, seed=2)
+    assert np.array_equal(spearman(a, b), spearman(a, b, absolute=True))
+    assert np.array_equal(spearman(a, b), spearman(np.abs(a), np.abs(b), absolute=False))
+    signs = np.where(maps(3, 6, 6, seed=3) > 0, 1.0, -1.0)
+    np.testing.assert_allclose(spearman(a * signs, b), spearman(a, b), atol=1e-12)  # the sign is ignored
+    assert not np.allclose(spearman(a * signs, b, absolute=False), spearman(a, b, absolute=False))
+
+
+@pytest.mark.parametrize("absolute", [True, False])
+@pytest.mark.parametrize("ties", [False, True])
+def test_spearman_agrees_with_scipy_per_pair(absolute, ties) -> None:
+    a, b = maps(6, 1, 7, 7, seed=4), maps(6, 1, 7, 7, seed=5) + 0.5 * maps(6, 1, 7, 7, seed=4)
+    if ties:  # few distinct values: many ties, including ties between +v and -v under absolute
+        a, b = np.round(2 * a), np.round(2 * b)
+    result = spearman(a, b, absolute=absolute)
+    transform = np.abs if absolute else (lambda v: v)
+    expected = [spearmanr(transform(x).ravel(), transform(y).ravel()).statistic for x, y in zip(a, b)]
+    np.testing.assert_allclose(result, expected, atol=1e-12)
+    assert np.ptp(result) > 0.01  # not all the same value
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 4), pixels=st.integers(2, 20), levels=st.integers(2, 6), seed=st.integers(0, 2**32 - 1))
+def test_property_spearman_agrees_with_scipy(n, pixels, levels, seed) -> None:
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-levels, levels + 1, size=(n, pixels)).astype(float)
+    b = rng.integers(-levels, levels + 1, size=(n, pixels)).astype(float)
+    result = spearman(a, b, absolute=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scipy warns on constant input
+        expected = [spearmanr(x, y).statistic for x, y in zip(a, b)]
+    np.testing.assert_allclose(result, expected, atol=1e-12)  # NaN where scipy gives NaN
+
+
+def test_spearman_of_a_constant_map_is_nan_without_a_warning() -> None:
+    a = np.stack([np.zeros((4, 4)), maps(4, 4)])
+    b = maps(2, 4, 4, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = spearman(a, b)
+    assert np.isnan(result[0])
+    assert np.isfinite(result[1])
+
+
+def test_spearman_accepts_tensors_requiring_grad_and_mixed_inputs() -> None:
+    a = torch.randn(3, 1, 5, 5, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    b = maps(3, 1, 5, 5)
+    np.testing.assert_allclose(spearman(a, b), spearman(a.detach().numpy(), b), atol=1e-12)
+    assert a.grad is None
+
+
+# ---------------------------------------------------------------------------
+# top_k_overlap
+# ---------------------------------------------------------------------------
+
+
+def test_top_k_overlap_of_identical_maps_is_one() -> None:
+    a = maps(3, 1, 6, 6)
+    for k in (1, 5, 36):
+        result = top_k_overlap(a, a.copy(), k)
+        assert result.shape == (3,)
+        np.testing.assert_array_equal(result, 1.0)
+
+
+def test_top_k_overlap_hand_made_cases() -> None:
+    a = np.zeros((3, 1, 3, 3))
+    b = np.zeros((3, 1, 3, 3))
+    a[0].flat[[0, 1, 2, 3]] = [9, 8, 7, 6]  # disjoint top 4
+    b[0].flat[[4, 5, 6, 7]] = [9, 8, 7, 6]
+    a[1].flat[[0, 1, 2, 3]] = [9, 8, 7, 6]  # 2 of 4 shared
+    b[1].flat[[2, 3, 4, 5]] = [9, 8, 7, 6]
+    a[2].flat[[0, 1, 2, 3]] = [9, 8, 7, 6]  # 3 of 4 shared, in another order
+    b[2].flat[[3, 2, 1, 8]] = [9, 8, 7, 6]
+    np.testing.assert_array_equal(top_k_overlap(a, b, 4), [0.0, 0.5, 0.75])
+    np.testing.assert_array_equal(top_k_overlap(a, b, 1), [0.0, 0.0, 0.0])
+
+
+def test_top_k_overlap_ranks_absolute_values() -> None:
+    a = np.array([[-9.0, 1.0, 0.5, -0.1]])
+    b = np.array([[9.0, 2.0, -8.0, 0.0]])
+    np.testing.assert_array_equal(top_k_overlap(a, b, 1), [1.0])  # pixel 0 is the largest |value| in both
+    np.testing.assert_array_equal(top_k_overlap(a, b, 2), [0.5])  # {0, 1} against {0, 2}
+    np.testing.assert_array_equal(top_k_overlap(a, -a, 2), [1.0])
+
+
+def test_top_k_overlap_breaks_ties_by_pixel_order() -> None:
+    a = np.ones((1, 8))
+    b = np.array([[5.0, 4.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(top_k_overlap(a, b, 3), [1.0])
+
+
+def test_top_k_overlap_accepts_numpy_integer_k() -> None:
+    a, b = maps(2, 4, 4), maps(2, 4, 4, seed=1)
+    np.testing.assert_array_equal(top_k_overlap(a, b, np.int64(5)), top_k_overlap(a, b, 5))
+    np.testing.assert_array_equal(top_k_overlap(a, b, 16), 1.0)
+
+
+@pytest.mark.parametrize("k", [0, -1, 17, 2.0, True, "3", None])
+def test_top_k_overlap_bad_k_names_the_range(k) -> None:
+    with pytest.raises(ValueError, match=r"k must be an int between 1 and the number of pixels \(16\)"):
+        top_k_overlap(maps(2, 4, 4), maps(2, 4, 4, seed=1), k)
+
+
+# ---------------------------------------------------------------------------
+# ssim
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(3, 1, 12, 12), (3, 12, 12)], ids=["N1HW", "NHW"])
+@pytest.mark.parametrize("data_range", [None, 1.0, 4.0])
+def test_ssim_of_identical_maps_is_one(shape, data_range) -> None:
+    a = maps(*shape)
+    result = ssim(a, a.copy(), data_range=data_range)
+    assert result.shape == (3,)
+    np.testing.assert_allclose(result, 1.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("data_range", [1.0, 2.0])
+def test_ssim_agrees_with_scikit_image(data_range) -> None:
+    rng = np.random.default_rng(6)
+    a = rng.uniform(0, 1, size=(4, 1, 14, 14))
+    b = np.clip(a + rng.normal(0, 0.2, size=a.shape), 0, 1)
+    result = ssim(torch.from_numpy(a), b, data_range=data_range)
+    expected = [structural_similarity(x[0], y[0], data_range=data_range) for x, y in zip(a, b)]
+    np.testing.assert_allclose(result, expected, atol=1e-12)
+    np.testing.assert_array_equal(ssim(a[:, 0], b[:, 0], data_range=data_range), result)  # (N, H, W) too
+
+
+def test_ssim_without_data_range_uses_each_pairs_joint_range() -> None:
+    a = maps(3, 10, 10, seed=7)
+    b = maps(3, 10, 10, seed=8) * np.array([1.0, 3.0, 0.1])[:, None, None]
+    expected = [
+        structural_similarity(x, y, data_range=max(x.max(), y.max()) - min(x.min(), y.min())) for x, y in zip(a, b)
+    ]
+    np.testing.assert_allclose(ssim(a, b), expected, atol=1e-12)
+
+
+def test_ssim_falls_as_noise_grows() -> None:
+    rng = np.random.default_rng(9)
+    a = rng.uniform(0, 1, size=(3, 16, 16))
+    scores = [ssim(a, a + rng.normal(0, level, size=a.shape), data_range=1.0) for level in (0.0, 0.05, 0.3)]
+    assert (scores[0] > scores[1]).all() and (scores[1] > scores[2]).all()
+    np.testing.assert_allclose(scores[0], 1.0)
+
+
+def test_ssim_of_identical_constant_maps_is_one() -> None:
+    a = np.full((2, 8, 8), 0.5)
+    np.testing.assert_allclose(ssim(a, a.copy()), 1.0)
+
+
+@pytest.mark.parametrize(
+    "shape", [(2, 64), (2, 3, 8, 8), (2, 1, 1, 8, 8)], ids=["1-D-maps", "3-channel-maps", "5-D"]
+)
+def test_ssim_needs_2d_maps(shape) -> None:
+    with pytest.raises(ValueError, match=r"ssim needs 2-D maps, \(N, H, W\) or \(N, 1, H, W\)"):
+        ssim(np.zeros(shape), np.zeros(shape))
+
+
+@pytest.mark.parametrize("data_range", [0, -1.0, float("nan")])
+def test_ssim_data_range_must_be_positive(data_range) -> None:
+    with pytest.raises(ValueError, match="data_range must be positive"):
+        ssim(maps(2, 8, 8), maps(2, 8, 8, seed=1), data_range=data_range)
+
+
+# ---------------------------------------------------------------------------
+# normalize_maps
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_normalize_maps_scales_each_map_to_max_abs_one(dtype) -> None:
+    factors = torch.tensor([1.0, 100.0, 1e-3, 0.0], dtype=dtype).reshape(-1, 1, 1, 1)
+    x = torch.from_numpy(maps(4, 1, 6, 6)).to(dtype) * factors
+    x.requires_grad_(True)
+    before = x.detach().clone()
+    result = normalize_maps(x)
+    assert result.shape == x.shape and result.dtype == dtype
+    assert not result.requires_grad
+    peaks = result.flatten(1).abs().max(dim=1).values
+    torch.testing.assert_close(peaks[:3], torch.ones(3, dtype=dtype))
+    assert torch.equal(result[3], torch.zeros_like(result[3]))  # an all-zero map stays zero, not NaN
+    # one positive factor per map: signs and ratios are kept
+    scale = before[:3].flatten(1).abs().max(dim=1).values.reshape(-1, 1, 1, 1)
+    torch.testing.assert_close(result[:3] * scale, before[:3])
+    assert torch.equal(x.detach(), before)
+    assert x.requires_grad and x.grad is None
+
+
+def test_normalize_maps_of_negative_peaks() -> None:
+    x = torch.tensor([[[-4.0, 2.0], [1.0, 0.0]]])
+    assert torch.equal(normalize_maps(x), torch.tensor([[[-1.0, 0.5], [0.25, 0.0]]]))
+
+
+@pytest.mark.parametrize(
+    ("maps_", "error"),
+    [(np.ones((2, 4)), TypeError), ([[1.0, 2.0]], TypeError), (torch.ones(4), ValueError)],
+    ids=["numpy", "list", "1-D"],
+)
+def test_normalize_maps_bad_input_is_a_clear_error(maps_, error) -> None:
+    with pytest.raises(error, match="maps"):
+        normalize_maps(maps_)
+
+
+# ---------------------------------------------------------------------------
+# Shared input checks
+# ---------------------------------------------------------------------------
+
+FUNCTIONS = {
+    "spearman": spearman,
+    "spearman-signed": lambda a, b: spearman(a, b, absolute=False),
+    "top_k_overlap": lambda a, b: top_k_overlap(a, b, 3),
+    "ssim": ssim,
+}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+@pytest.mark.parametrize(
+    ("a_shape", "b_shape"),
+    [((2, 8, 8), (3, 8, 8)), ((2, 8, 8), (2, 8, 9)), ((2, 1, 8, 8), (2, 8, 8))],
+    ids=["N", "W", "channel"],
+)
+def test_shape_mismatch_is_a_value_error(function, a_shape, b_shape) -> None:
+    with pytest.raises(ValueError, match=r"a and b must have the same shape"):
+        FUNCTIONS[function](np.zeros(a_shape), np.zeros(b_shape))
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+@pytest.mark.parametrize("bad", [[[0.0] * 64] * 2, 3.0, None], ids=["list", "float", "none"])
+@pytest.mark.parametrize("which", ["a", "b"])
+def test_non_array_input_is_a_type_error_naming_it(function, bad, which) -> None:
+    good = np.zeros((2, 8, 8))
+    arguments = (bad, good) if which == "a" else (good, bad)
+    with pytest.raises(TypeError, match=rf"{which} must be a tensor or NumPy array of maps \(N, \.\.\.\)"):
+        FUNCTIONS[function](*arguments)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+@pytest.mark.parametrize("which", ["a", "b"])
+def test_unbatched_input_is_a_value_error_naming_the_batch_dimension(function, which) -> None:
+    single, batch = np.arange(64.0), np.arange(64.0)[None]
+    arguments = (single, batch) if which == "a" else (batch, single)
+    with pytest.raises(ValueError, match=rf"{which} must be a batch of maps \(N, \.\.\.\).*add a batch dimension"):
+        FUNCTIONS[function](*arguments)
