@@ -1,0 +1,84 @@
+"""From NumPy batches to the torch model and back: the prediction function LIME and SHAP call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from helpers._validation import check_logits, check_model, evaluation_mode
+
+Output = Literal["probabilities", "logits"]
+
+
+def to_model_input(batch: np.ndarray, image_shape: tuple[int, ...] | None = (1, 28, 28)) -> torch.Tensor:
+    """A float32 tensor ``(n, *image_shape)`` from a NumPy batch in any of the layouts explainers use.
+
+    Images (``image_shape`` given): ``(n, H, W, 3)`` RGB as LIME sends it (the channels are
+    averaged; LIME's grey-to-RGB copies one channel three times), ``(n, H, W, 1)`` as SHAP's
+    image maskers send it, ``(n, H, W)``, ``(n, 1, H, W)``, or ``(n, H * W)`` flattened.
+    Tables (``image_shape=None``): ``(n, F)``, passed through.
+    """
+    if isinstance(batch, torch.Tensor):
+        batch = batch.detach().cpu().numpy()
+    if not isinstance(batch, np.ndarray):
+        raise TypeError(f"batch must be a NumPy array, got {type(batch).__name__}.")
+    if batch.dtype == np.uint8:
+        raise TypeError("batch holds uint8 pixels; pass floats in the model's range, e.g. batch / 255.")
+    if not np.issubdtype(batch.dtype, np.number) or np.issubdtype(batch.dtype, np.complexfloating):
+        raise TypeError(f"batch must hold real numbers, got dtype {batch.dtype}.")
+    if batch.ndim < 2:
+        raise ValueError(f"batch must have a first dimension n, got shape {batch.shape}; use batch[None] for one input.")
+    array = batch.astype(np.float32, copy=False)
+    if image_shape is None:
+        return torch.from_numpy(np.ascontiguousarray(array))
+    if array.ndim == 4 and array.shape[-1] == 3 and image_shape[0] != 3:
+        array = array.mean(axis=-1)
+    elif array.ndim == 4 and array.shape[-1] == 1 and array.shape[1] != 1:
+        array = array[..., 0]
+    expected = int(np.prod(image_shape))
+    if int(np.prod(array.shape[1:])) != expected:
+        raise ValueError(
+            f"batch of shape {batch.shape} does not hold images of shape {image_shape}; expected "
+            f"(n, H, W, 3), (n, H, W, 1), (n, H, W), (n, 1, H, W) or (n, {expected})."
+        )
+    return torch.from_numpy(np.ascontiguousarray(array.reshape(len(array), *image_shape)))
+
+
+def numpy_predictor(
+    model: nn.Module,
+    *,
+    output: Output = "probabilities",
+    image_shape: tuple[int, ...] | None = (1, 28, 28),
+    batch_size: int = 2048,
+) -> Callable[[np.ndarray], np.ndarray]:
+    """A function ``f(batch) -> (n, classes)`` float64 array, for LIME's ``classifier_fn`` or SHAP.
+
+    The batch may come in any layout :func:`to_model_input` accepts. The model runs under
+    ``torch.no_grad()`` in eval mode (each submodule's mode restored), ``batch_size``
+    inputs at a time (LIME's own default of 10 is slow). ``output`` is ``"probabilities"``
+    (softmax) or ``"logits"``.
+    """
+    check_model(model)
+    if output not in ("probabilities", "logits"):
+        raise ValueError(f"output must be 'probabilities' or 'logits', got {output!r}.")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+
+    def predict(batch: np.ndarray) -> np.ndarray:
+        inputs = to_model_input(batch, image_shape)
+        parameter = next(model.parameters(), None)
+        if parameter is not None:
+            inputs = inputs.to(device=parameter.device, dtype=parameter.dtype)
+        results = []
+        with evaluation_mode(model), torch.no_grad():
+            for start in range(0, len(inputs), batch_size):
+                chunk = inputs[start : start + batch_size]
+                logits = check_logits(model(chunk), len(chunk))
+                results.append(logits.softmax(dim=1) if output == "probabilities" else logits)
+        return torch.cat(results).cpu().double().numpy()
+
+    return predict
