@@ -35,9 +35,14 @@ def to_model_input(batch: np.ndarray, image_shape: tuple[int, ...] | None = (1, 
     array = batch.astype(np.float32, copy=False)
     if image_shape is None:
         return torch.from_numpy(np.ascontiguousarray(array))
-    if array.ndim == 4 and array.shape[-1] == 3 and image_shape[0] != 3:
+    channels = image_shape[0]
+    if array.shape[1:] == tuple(image_shape):
+        pass  # already (n, C, H, W)
+    elif array.ndim == 4 and array.shape[-1] == 3 and channels == 3:
+        array = array.transpose(0, 3, 1, 2)  # channels-last RGB for an RGB model
+    elif array.ndim == 4 and array.shape[-1] == 3:
         array = array.mean(axis=-1)
-    elif array.ndim == 4 and array.shape[-1] == 1 and array.shape[1] != 1:
+    elif array.ndim == 4 and array.shape[-1] == 1:
         array = array[..., 0]
     expected = int(np.prod(image_shape))
     if int(np.prod(array.shape[1:])) != expected:

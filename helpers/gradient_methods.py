@@ -3,13 +3,15 @@
 All follow :func:`helpers.saliency.saliency`'s conventions: a batch ``x`` of shape
 ``(N, ...)``, ``target`` as there (resolved once, on the clean input), results detached
 with ``x``'s shape, the model run in eval mode and restored, nothing of the caller's
-changed. Many perturbed copies of the batch go through the model in a few large passes
-(at most ``batch_size`` inputs each), never one image at a time.
+changed. Many perturbed copies of the batch go through the model in a few large passes,
+never one image at a time: each pass takes as many whole copies of the batch as fit in
+``batch_size`` inputs, and at least one.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 
 import torch
@@ -20,9 +22,9 @@ from helpers.saliency import Reduce, apply_reduce, check_reduce, logits_and_inpu
 
 
 def _check_count(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}.")
-    return value
+    return int(value)
 
 
 def _classes_of(model: nn.Module, x: torch.Tensor, target: Target) -> tuple[torch.Tensor, torch.Tensor]:
@@ -83,7 +85,7 @@ def smoothgrad(
         reduce: applied to each sample's gradient before averaging (``"abs"`` averages
             ``|gradient|``, as Captum's NoiseTunnel over ``Saliency(abs=True)`` does).
         seed: seeds a private generator; the global random state is not touched.
-        batch_size: at most this many inputs per forward pass.
+        batch_size: inputs per forward pass (whole copies of the batch; at least one copy).
 
     Returns:
         ``(N, ...)``, detached. With ``noise=0`` it equals :func:`saliency`.
@@ -91,7 +93,7 @@ def smoothgrad(
     check_reduce(reduce)
     _check_count(samples, "samples")
     _check_count(batch_size, "batch_size")
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not math.isfinite(noise) or noise < 0:
+    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not math.isfinite(noise) or noise < 0:
         raise ValueError(f"noise must be a non-negative fraction of the input range (e.g. 0.15), got {noise!r}.")
     _, classes = _classes_of(model, x, target)
     clean = x.detach()
@@ -140,7 +142,7 @@ def integrated_gradients(
         steps: points on the straight path from x' to x.
         return_delta: also return the completeness gap
             ``|sum(attributions) - (S_c(x) - S_c(x'))|`` per input, shape ``(N,)``.
-        batch_size: at most this many inputs per forward pass.
+        batch_size: inputs per forward pass (whole copies of the batch; at least one copy).
     """
     _check_count(steps, "steps")
     _check_count(batch_size, "batch_size")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import io
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -14,6 +14,21 @@ from torch import nn
 from helpers._validation import Target, check_batch, check_model, evaluation_mode, resolve_target
 from helpers.adapters import Output, numpy_predictor
 from helpers.segmentation import GridSegmentation, paint_segments
+
+
+@contextlib.contextmanager
+def quiet_lime() -> Iterator[None]:
+    """Switch off the progress bar ``lime_image`` draws for every explanation, then switch it back.
+
+    In Jupyter that bar is a widget: hundreds of explanations would send thousands of widget
+    messages and fill the notebook with bars.
+    """
+    original = lime_image.tqdm
+    lime_image.tqdm = lambda iterable, *args, **kwargs: iterable
+    try:
+        yield
+    finally:
+        lime_image.tqdm = original
 
 
 class LimeResult(NamedTuple):
@@ -68,7 +83,7 @@ def lime_map(
         rgb = np.repeat(image[0][..., None], 3, axis=-1).astype(np.float64)
         explainer = lime_image.LimeImageExplainer(random_state=seed)
         segments = segmentation(rgb)
-        with contextlib.redirect_stderr(io.StringIO()):  # lime_image always shows a tqdm bar
+        with quiet_lime():
             explanation = explainer.explain_instance(
                 rgb, predict, labels=(label,), top_labels=None, hide_color=0,
                 num_features=int(segments.max()) + 1, num_samples=num_samples,

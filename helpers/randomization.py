@@ -16,6 +16,8 @@ from helpers._validation import check_model, preserved_global_rng
 def _check_names(names: object, argument: str) -> None:
     if isinstance(names, str):
         raise TypeError(f"{argument} must be a sequence of layer names, e.g. [{names!r}], not a string.")
+    if names is not None and not isinstance(names, Sequence):
+        raise TypeError(f"{argument} must be a list or tuple of layer names, got {type(names).__name__}.")
 
 
 def parameterized_layers(model: nn.Module) -> list[str]:
@@ -35,6 +37,8 @@ def randomize_layers(model: nn.Module, layers: Sequence[str], *, seed: int = 0) 
     The copy keeps ``model``'s training/eval modes; ``model`` itself is left bit-identical.
     """
     check_model(model)
+    if layers is None:
+        raise TypeError("layers must be a list of layer names, e.g. ['fc1']; see parameterized_layers(model).")
     _check_names(layers, "layers")
     available = parameterized_layers(model)
     unknown = [name for name in layers if name not in available]

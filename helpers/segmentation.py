@@ -27,8 +27,9 @@ class GridSegmentation:
     """
 
     def __init__(self, patch: int = 4) -> None:
-        grid_segments(patch, patch, patch)  # validates patch
-        self.patch = patch
+        if isinstance(patch, bool) or not isinstance(patch, (int, np.integer)) or patch < 1:
+            raise ValueError(f"patch must be a positive int (the cell size in pixels), got {patch!r}.")
+        self.patch = int(patch)
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         return grid_segments(image.shape[0], image.shape[1], self.patch)
@@ -58,6 +59,8 @@ def mask_segments(image: np.ndarray, segments: np.ndarray, keep: np.ndarray, fil
     count = int(segments.max()) + 1
     if keep.shape[1] != count:
         raise ValueError(f"keep must have one column per segment ({count}), got shape {keep.shape}.")
+    if np.ndim(fill) not in (0, 2) or (np.ndim(fill) == 2 and np.shape(fill) != image.shape):
+        raise ValueError(f"fill must be a number or an image of shape {image.shape}, got shape {np.shape(fill)}.")
     pixel_keep = keep[:, segments] > 0.5
     return np.where(pixel_keep, image[None], np.broadcast_to(fill, image.shape)[None])
 
@@ -69,8 +72,8 @@ def paint_segments(values: np.ndarray, segments: np.ndarray, *, per_pixel: bool 
     a segment gives back that segment's value (and the whole map sums to ``values.sum()``).
     """
     values = np.asarray(values, dtype=float)
-    sizes = np.bincount(segments.ravel(), minlength=len(values))
+    sizes = np.bincount(segments.ravel())
     if len(sizes) != len(values):
-        raise ValueError(f"values has {len(values)} entries but segments has {len(sizes)} labels.")
+        raise ValueError(f"values has {len(values)} entries but segments has {len(sizes)} labels; pass one value per segment.")
     scaled = values / sizes if per_pixel else values
     return scaled[segments]

@@ -128,8 +128,12 @@ class _TargetLogit(nn.Module):
         super().__init__()
         self.model = model
         self.label = label
+        parameter = next(model.parameters(), None)
+        self.dtype = parameter.dtype if parameter is not None else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.dtype is not None:  # GradientExplainer builds float32 samples, whatever the model's dtype
+            x = x.to(self.dtype)
         return self.model(x)[:, self.label : self.label + 1]
 
 
@@ -148,7 +152,10 @@ def _kernel(
             return predict(mask_segments(image, segments, keep, fill))[:, label]
 
         explainer = shap.KernelExplainer(logit_of_masked, np.zeros((1, count)))
-        values = np.asarray(explainer.shap_values(np.ones((1, count)), nsamples=nsamples, silent=True)).reshape(-1)
+        # l1_reg=False: every superpixel gets its value (SHAP's default keeps only 10 when sampling)
+        values = np.asarray(
+            explainer.shap_values(np.ones((1, count)), nsamples=nsamples, silent=True, l1_reg=False)
+        ).reshape(-1)
         maps.append(paint_segments(values, segments)[None])
         bases.append(float(np.asarray(explainer.expected_value).reshape(-1)[0]))
     return np.stack(maps), np.array(bases)

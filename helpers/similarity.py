@@ -70,7 +70,9 @@ def ssim(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, *, data_ran
         a, b = a[:, 0], b[:, 0]
     if a.ndim != 3:
         raise ValueError(f"ssim needs 2-D maps, (N, H, W) or (N, 1, H, W); got shape {a.shape}.")
-    if data_range is not None and not data_range > 0:
+    if min(a.shape[1:]) < 7:
+        raise ValueError(f"ssim needs maps of at least 7 x 7 pixels (its window), got {a.shape[1:]}.")
+    if data_range is not None and (isinstance(data_range, bool) or not isinstance(data_range, (int, float, np.number)) or not data_range > 0):
         raise ValueError(f"data_range must be positive, got {data_range!r}.")
     scores = []
     for x, y in zip(a, b):

@@ -705,3 +705,11 @@ def test_target_out_of_range_on_the_cnn(trained_model, images) -> None:
     for method in METHODS.values():
         with pytest.raises(ValueError, match=r"0\.\.9"):
             method(trained_model, images[:2], 10)
+
+
+def test_numpy_scalars_are_accepted_for_counts_and_noise() -> None:
+    model = nn.Linear(4, 3)
+    x = torch.randn(2, 4)
+    expected = smoothgrad(model, x, samples=3, noise=0.1)
+    result = smoothgrad(model, x, samples=np.int64(3), noise=np.float32(0.1))
+    torch.testing.assert_close(result, expected, atol=1e-6, rtol=1e-6)

@@ -55,6 +55,15 @@ def test_no_errors_warnings_or_machine_paths(notebook):
             assert match is None, f"cell {index} shows a machine path: {match and match.group(0)}"
 
 
+def test_no_widget_outputs(notebook):
+    _, nb = notebook
+    for index, cell in enumerate(nb["cells"]):
+        for output in cell.get("outputs", []):
+            assert "application/vnd.jupyter.widget-view+json" not in output.get("data", {}), (
+                f"cell {index} stores a widget (a progress bar?): it bloats the file and floods nbval's kernel"
+            )
+
+
 def test_no_volatile_metadata(notebook):
     path, nb = notebook
     assert "widgets" not in nb["metadata"], "widget state is stored in the notebook"

@@ -322,3 +322,10 @@ def test_a_string_instead_of_a_list_of_stages_is_a_type_error(trained_model, fun
 def test_non_module_model_is_a_type_error(model, call) -> None:
     with pytest.raises(TypeError, match=r"model must be a torch\.nn\.Module"):
         call(model)
+
+
+def test_layers_as_an_iterator_or_none_is_a_type_error(trained_model) -> None:
+    with pytest.raises(TypeError, match="list or tuple"):
+        randomize_layers(trained_model, iter(["fc1"]))
+    with pytest.raises(TypeError, match="parameterized_layers"):
+        randomize_layers(trained_model, None)

@@ -295,3 +295,11 @@ def test_unbatched_input_is_a_value_error_naming_the_batch_dimension(function, w
     arguments = (single, batch) if which == "a" else (batch, single)
     with pytest.raises(ValueError, match=rf"{which} must be a batch of maps \(N, \.\.\.\).*add a batch dimension"):
         FUNCTIONS[function](*arguments)
+
+
+def test_ssim_rejects_a_non_numeric_data_range_and_tiny_maps() -> None:
+    maps = np.random.default_rng(0).random((2, 8, 8))
+    with pytest.raises(ValueError, match="data_range"):
+        ssim(maps, maps, data_range="1")
+    with pytest.raises(ValueError, match="7 x 7"):
+        ssim(maps[:, :5, :5], maps[:, :5, :5])

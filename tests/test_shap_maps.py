@@ -1,0 +1,469 @@
+"""Tests of helpers.shap_maps.shap_map: DeepExplainer, GradientExplainer and KernelExplainer maps.
+
+Correctness is checked by local accuracy (a map sums to the target logit minus the base
+value), by closed forms on linear models, and by SHAP's own additivity check; the
+seed's ``F.relu`` model shows why SimpleCNN uses an ``nn.ReLU`` module. Few images,
+a small background and small ``nsamples`` keep the file fast.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import shap
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from helpers.segmentation import grid_segments
+from helpers.shap_maps import METHODS, ShapResult, shap_map
+
+ADDITIVITY = "do not sum up to the model's output"  # SHAP 0.51's additivity AssertionError
+
+
+@pytest.fixture(scope="module")
+def images(test_images) -> torch.Tensor:
+    """Three MNIST test images ``(3, 1, 28, 28)``."""
+    return test_images[:3].clone()
+
+
+@pytest.fixture(scope="module")
+def background(test_images) -> torch.Tensor:
+    """Twenty other test images as the background ``(20, 1, 28, 28)``."""
+    return test_images[32:52].clone()
+
+
+@pytest.fixture(scope="module")
+def logits(trained_model, images) -> torch.Tensor:
+    with torch.no_grad():
+        return trained_model(images)
+
+
+@pytest.fixture(scope="module")
+def predicted(logits) -> torch.Tensor:
+    return logits.argmax(1)
+
+
+@pytest.fixture(scope="module")
+def deep(trained_model, images, background) -> ShapResult:
+    return shap_map(trained_model, images, method="deep", background=background)
+
+
+class SeedCNN(nn.Module):
+    """The seed's model: the same layers as SimpleCNN, but ``F.relu`` in forward, not a module."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 3, 1)
+        self.fc1 = nn.Linear(26 * 26 * 16, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.conv1(x))
+        x = x.view(-1, 26 * 26 * 16)
+        return self.fc1(x)
+
+
+@pytest.fixture(scope="module")
+def seed_model(trained_model) -> nn.Module:
+    with torch.random.fork_rng(devices=[]):
+        model = SeedCNN()
+    model.load_state_dict(trained_model.state_dict())
+    return model.eval()
+
+
+def linear_image_model(seed: int = 0, dtype: torch.dtype = torch.float64) -> nn.Sequential:
+    """``Flatten -> Linear(784, 10)`` with seeded weights and biases."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        layer = nn.Linear(784, 10)
+    with torch.no_grad():
+        layer.weight.copy_(0.1 * torch.randn(10, 784, generator=generator))
+        layer.bias.copy_(torch.randn(10, generator=generator))
+    return nn.Sequential(nn.Flatten(), layer).to(dtype)
+
+
+def local_accuracy_error(model: nn.Module, x: torch.Tensor, classes, result: ShapResult) -> torch.Tensor:
+    """``|sum(map) - (logit_target(x) - base)|`` per image, in float64."""
+    with torch.no_grad():
+        out = model(x).double()
+    target = out[torch.arange(len(x)), torch.as_tensor(classes)]
+    return (result.maps.double().sum(dim=(1, 2, 3)) - (target - torch.from_numpy(result.base_values))).abs()
+
+
+def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {name: value.detach().clone() for name, value in model.state_dict().items()}
+
+
+def assert_no_hooks(model: nn.Module) -> None:
+    for module in model.modules():
+        assert not module._forward_hooks and not module._forward_pre_hooks
+        assert not module._backward_hooks and not getattr(module, "_backward_pre_hooks", {})
+
+
+def numpy_states_equal(a, b) -> bool:
+    return a[0] == b[0] and np.array_equal(a[1], b[1]) and a[2:] == b[2:]
+
+
+def cell_values(map_: torch.Tensor, patch: int = 4) -> torch.Tensor:
+    segments = torch.from_numpy(grid_segments(28, 28, patch)).flatten()
+    return torch.zeros(int(segments.max()) + 1, dtype=torch.float64).index_add_(0, segments, map_.flatten().double())
+
+
+# ---------------------------------------------------------------------------
+# Shape and layout
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_result_has_the_saliency_layout(trained_model, images, background, method) -> None:
+    result = shap_map(trained_model, images, method=method, background=background, nsamples=60)
+    assert isinstance(result, ShapResult)
+    assert result.maps.shape == images.shape
+    assert result.maps.dtype == images.dtype and result.maps.device == images.device
+    assert not result.maps.requires_grad
+    assert torch.isfinite(result.maps).all() and result.maps.abs().max() > 0
+    assert isinstance(result.base_values, np.ndarray)
+    assert result.base_values.shape == (3,) and result.base_values.dtype == np.float64
+
+
+def test_kernel_maps_are_constant_on_each_cell(trained_model, images) -> None:
+    maps = shap_map(trained_model, images, method="kernel", nsamples=100).maps
+    cells = maps.reshape(3, 7, 4, 7, 4)
+    assert torch.equal(cells, cells[:, :, :1, :, :1].expand_as(cells))
+
+
+# ---------------------------------------------------------------------------
+# Local accuracy: sum(map) = logit_target(x) - base value
+# ---------------------------------------------------------------------------
+
+
+def test_deep_local_accuracy(trained_model, images, predicted, deep) -> None:
+    error = local_accuracy_error(trained_model, images, predicted, deep)
+    assert error.max() < 1e-2  # SHAP's own tolerance
+    assert error.max() < 1e-4  # in fact float32 rounding only
+
+
+def test_kernel_local_accuracy(trained_model, images, predicted) -> None:
+    result = shap_map(trained_model, images, method="kernel", nsamples=100)
+    assert local_accuracy_error(trained_model, images, predicted, result).max() < 2e-5
+
+
+def test_float64_local_accuracy_is_exact_for_deep_and_kernel(trained_model, images, background) -> None:
+    model = copy.deepcopy(trained_model).double()
+    x, bg = images.double(), background.double()
+    with torch.no_grad():
+        classes = model(x).argmax(1)
+    for method in ("deep", "kernel"):
+        result = shap_map(model, x, method=method, background=bg, nsamples=100)
+        assert result.maps.dtype == torch.float64
+        assert local_accuracy_error(model, x, classes, result).max() < 1e-9
+
+
+def test_gradient_local_accuracy_improves_with_nsamples(trained_model, images, background, predicted) -> None:
+    errors = {}
+    for nsamples in (50, 1000):
+        result = shap_map(trained_model, images, method="gradient", background=background, nsamples=nsamples)
+        errors[nsamples] = local_accuracy_error(trained_model, images, predicted, result).median().item()
+    assert errors[1000] < 0.5 * errors[50]  # Monte Carlo error ~ 1/sqrt(nsamples)
+    assert errors[1000] < 0.5
+
+
+# ---------------------------------------------------------------------------
+# SHAP's additivity check: SimpleCNN passes, the seed's F.relu model does not
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def direct(trained_model, images, background):
+    """``shap.DeepExplainer`` itself on a copy of SimpleCNN, all ten outputs, with its additivity check:
+    two images and five background images (every output costs a pass)."""
+    explainer = shap.DeepExplainer(copy.deepcopy(trained_model), background[:5])
+    values = np.asarray(explainer.shap_values(images[:2], check_additivity=True))  # raises if it fails
+    return values, np.asarray(explainer.expected_value)
+
+
+def test_deep_explainer_on_simplecnn_passes_shaps_additivity_check(trained_model, images, direct) -> None:
+    values, expected_value = direct
+    assert values.shape == (2, 1, 28, 28, 10)
+    with torch.no_grad():
+        out = trained_model(images[:2]).double().numpy()
+    sums = values.sum(axis=(1, 2, 3))  # (2, 10)
+    np.testing.assert_allclose(sums, out - expected_value, atol=1e-4)
+
+
+def test_shap_map_deep_equals_the_direct_deep_explainer(trained_model, images, background, predicted, direct) -> None:
+    values, expected_value = direct
+    result = shap_map(trained_model, images[:2], method="deep", background=background[:5])
+    classes = predicted[:2].numpy()
+    direct_maps = values[np.arange(2), ..., classes]  # (2, 1, 28, 28)
+    torch.testing.assert_close(result.maps, torch.from_numpy(direct_maps).float(), atol=1e-5, rtol=1e-4)
+    np.testing.assert_allclose(result.base_values, expected_value[classes], atol=1e-5)
+
+
+def test_seed_model_computes_the_same_function(seed_model, trained_model, images) -> None:
+    with torch.no_grad():
+        assert torch.equal(seed_model(images), trained_model(images))
+
+
+def test_seed_model_with_functional_relu_fails_shaps_additivity_check(seed_model, images, background) -> None:
+    explainer = shap.DeepExplainer(copy.deepcopy(seed_model), background[:10])
+    with pytest.raises(AssertionError, match=ADDITIVITY):
+        explainer.shap_values(images[:1], check_additivity=True)
+
+
+def test_seed_model_without_the_check_gives_attributions_that_do_not_add_up(seed_model, images, background) -> None:
+    explainer = shap.DeepExplainer(copy.deepcopy(seed_model), background[:10])
+    values = np.asarray(explainer.shap_values(images[:1], check_additivity=False))
+    with torch.no_grad():
+        out = seed_model(images[:1]).double().numpy()
+    error = np.abs(values.sum(axis=(1, 2, 3)) - (out - np.asarray(explainer.expected_value)))
+    assert error.max() > 0.1  # a real misattribution, far beyond the 0.01 tolerance
+
+
+def test_shap_map_deep_on_the_seed_model_raises_and_leaves_it_untouched(seed_model, images, background) -> None:
+    model = copy.deepcopy(seed_model).train()
+    params = snapshot(model)
+    with pytest.raises(AssertionError, match=ADDITIVITY):
+        shap_map(model, images, method="deep", background=background)
+    assert all(m.training for m in model.modules())
+    assert_no_hooks(model)
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, params[name])
+
+
+@pytest.mark.parametrize("method", ["gradient", "kernel"])
+def test_seed_model_works_with_the_other_methods(seed_model, trained_model, images, background, method) -> None:
+    a = shap_map(seed_model, images, method=method, background=background, nsamples=40)
+    b = shap_map(trained_model, images, method=method, background=background, nsamples=40)
+    torch.testing.assert_close(a.maps, b.maps)  # the same function, so the same maps
+
+
+# ---------------------------------------------------------------------------
+# Closed forms on linear models
+# ---------------------------------------------------------------------------
+
+
+def test_deep_on_a_linear_model_is_weight_times_difference_from_mean_background() -> None:
+    model = linear_image_model()
+    generator = torch.Generator().manual_seed(1)
+    x = torch.rand(2, 1, 28, 28, generator=generator, dtype=torch.float64)
+    bg = torch.rand(5, 1, 28, 28, generator=generator, dtype=torch.float64)
+    targets = [2, 7]
+    result = shap_map(model, x, targets, method="deep", background=bg)
+    weight = model[1].weight.detach()
+    expected = weight[targets].reshape(2, 1, 28, 28) * (x - bg.mean(0))
+    torch.testing.assert_close(result.maps, expected, atol=1e-12, rtol=1e-10)
+
+
+def test_gradient_on_a_linear_model_with_a_constant_background_is_exact() -> None:
+    model = linear_image_model(dtype=torch.float32)
+    x = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(2))
+    bg = torch.full((3, 1, 28, 28), 0.25)
+    targets = [2, 7]
+    result = shap_map(model, x, targets, method="gradient", background=bg, nsamples=10)
+    expected = model[1].weight.detach()[targets].reshape(2, 1, 28, 28) * (x - 0.25)
+    torch.testing.assert_close(result.maps, expected, atol=1e-6, rtol=1e-5)
+
+
+def test_kernel_on_a_linear_model_satisfies_local_accuracy() -> None:
+    model = linear_image_model()
+    x = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    result = shap_map(model, x, [2, 7], method="kernel", nsamples=120)
+    # 1e-6, not 1e-12: the masked images are rounded to float32 on the way to the float64 model
+    assert local_accuracy_error(model, x, [2, 7], result).max() < 1e-6
+
+
+def test_kernel_on_a_linear_model_gives_every_cells_exact_shapley_value() -> None:
+    """Masking cells to 0 makes the logit additive in the cells: cell s's SHAP value is sum_{p in s} W[c, p] x_p."""
+    model = linear_image_model()
+    x = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    targets = [2, 7]
+    result = shap_map(model, x, targets, method="kernel", nsamples=120)
+    weight = model[1].weight.detach()
+    for i, c in enumerate(targets):
+        expected = cell_values(weight[c] * x[i].flatten())
+        torch.testing.assert_close(cell_values(result.maps[i]), expected, atol=1e-6, rtol=1e-6)
+
+
+def test_kernel_map_on_simplecnn_is_not_truncated_to_ten_cells(trained_model, images) -> None:
+    maps = shap_map(trained_model, images, method="kernel", nsamples=100).maps
+    nonzero_cells = (maps[:, 0, ::4, ::4] != 0).sum(dim=(1, 2))
+    assert (nonzero_cells > 10).all()
+
+
+# ---------------------------------------------------------------------------
+# Targets and base values
+# ---------------------------------------------------------------------------
+
+
+def test_default_target_is_the_predicted_class(trained_model, images, background, predicted, deep) -> None:
+    explicit = shap_map(trained_model, images, predicted, method="deep", background=background)
+    assert torch.equal(explicit.maps, deep.maps)
+
+
+@pytest.mark.parametrize("method", ["deep", "gradient"])
+def test_per_image_targets_equal_explaining_each_image_alone(trained_model, images, background, method) -> None:
+    targets = [1, 4, 7]  # distinct classes, none of them necessarily predicted
+    batch = shap_map(trained_model, images, targets, method=method, background=background, nsamples=40)
+    for i, c in enumerate(targets):
+        alone = shap_map(trained_model, images[i : i + 1], c, method=method, background=background, nsamples=40)
+        torch.testing.assert_close(batch.maps[i], alone.maps[0], atol=1e-6, rtol=1e-5)
+        assert batch.base_values[i] == pytest.approx(alone.base_values[0], abs=1e-6)
+
+
+def test_per_image_targets_for_kernel_explain_each_images_own_class(trained_model, images) -> None:
+    targets = [1, 4, 7]
+    batch = shap_map(trained_model, images, targets, method="kernel", nsamples=100)
+    assert local_accuracy_error(trained_model, images, targets, batch).max() < 2e-5
+    with torch.no_grad():
+        black = trained_model(torch.zeros(1, 1, 28, 28))[0]
+    np.testing.assert_allclose(batch.base_values, black[targets].double().numpy(), atol=1e-5)
+    alone = shap_map(trained_model, images[:1], 1, method="kernel", nsamples=100)
+    assert torch.equal(batch.maps[0], alone.maps[0])  # the first image draws the same samples
+
+
+@pytest.mark.parametrize("method", ["deep", "gradient"])
+def test_base_value_is_the_mean_background_logit_of_the_target(trained_model, images, background, method) -> None:
+    targets = [3, 3, 8]
+    result = shap_map(trained_model, images, targets, method=method, background=background, nsamples=20)
+    with torch.no_grad():
+        mean = trained_model(background).double().mean(0)
+    np.testing.assert_allclose(result.base_values, mean[targets].numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("fill", [0.0, 0.5])
+def test_kernel_base_value_is_the_logit_of_an_all_fill_image(trained_model, images, predicted, fill) -> None:
+    result = shap_map(trained_model, images, method="kernel", nsamples=60, fill=fill)
+    with torch.no_grad():
+        filled = trained_model(torch.full((1, 1, 28, 28), fill))[0].double()
+    np.testing.assert_allclose(result.base_values, filled[predicted].numpy(), atol=1e-5)
+
+
+def test_target_out_of_range_is_a_value_error(trained_model, images, background) -> None:
+    with pytest.raises(ValueError, match=r"target 10 is out of range.*0\.\.9"):
+        shap_map(trained_model, images, 10, method="deep", background=background)
+
+
+# ---------------------------------------------------------------------------
+# Seeds
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["gradient", "kernel"])
+def test_same_seed_same_maps_other_seed_other_maps(trained_model, images, background, method) -> None:
+    first = shap_map(trained_model, images, method=method, background=background, nsamples=40, seed=3)
+    again = shap_map(trained_model, images, method=method, background=background, nsamples=40, seed=3)
+    other = shap_map(trained_model, images, method=method, background=background, nsamples=40, seed=4)
+    assert torch.equal(first.maps, again.maps)
+    assert np.array_equal(first.base_values, again.base_values)
+    assert not torch.equal(first.maps, other.maps)
+
+
+def test_deep_is_deterministic(trained_model, images, background, deep) -> None:
+    again = shap_map(trained_model, images, method="deep", background=background, seed=5)
+    assert torch.equal(again.maps, deep.maps)
+
+
+# ---------------------------------------------------------------------------
+# Side effects
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_callers_model_tensors_and_random_states_are_untouched(trained_model, images, background, method) -> None:
+    model = copy.deepcopy(trained_model)
+    model.train()
+    model.conv1.eval()  # mixed modes come back as they were
+    modes = [m.training for m in model.modules()]
+    params = snapshot(model)
+    x = images.clone().requires_grad_()
+    bg = background.clone()
+    torch.manual_seed(321)
+    np.random.seed(321)
+    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()
+    result = shap_map(model, x, method=method, background=bg, nsamples=30)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert numpy_states_equal(np.random.get_state(), numpy_state)
+    assert [m.training for m in model.modules()] == modes
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, params[name])
+    assert all(p.grad is None for p in model.parameters())
+    assert_no_hooks(model)
+    assert torch.equal(x.detach(), images) and x.grad is None
+    assert torch.equal(bg, background)
+    assert not result.maps.requires_grad
+
+
+def test_nothing_is_printed(trained_model, images, background, capfd) -> None:
+    capfd.readouterr()
+    for method in METHODS:
+        shap_map(trained_model, images[:1], method=method, background=background, nsamples=30)
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+
+
+# ---------------------------------------------------------------------------
+# Bad input
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["lime", "Deep", "", None])
+def test_unknown_method_is_a_value_error_listing_the_methods(trained_model, images, background, method) -> None:
+    with pytest.raises(ValueError, match=r"method must be one of 'deep', 'gradient', 'kernel'"):
+        shap_map(trained_model, images, method=method, background=background)
+
+
+@pytest.mark.parametrize("method", ["deep", "gradient"])
+def test_missing_background_is_a_value_error(trained_model, images, method) -> None:
+    with pytest.raises(ValueError, match=rf"method '{method}' needs a background batch"):
+        shap_map(trained_model, images, method=method)
+
+
+def test_kernel_needs_no_background(trained_model, images) -> None:
+    shap_map(trained_model, images[:1], method="kernel", nsamples=30)
+
+
+@pytest.mark.parametrize("shape", [(4, 1, 14, 14), (4, 3, 28, 28), (4, 1, 28, 27)])
+def test_background_shape_mismatch_is_a_value_error(trained_model, images, shape) -> None:
+    with pytest.raises(ValueError, match=r"background images .* must match images \(1, 28, 28\)"):
+        shap_map(trained_model, images, method="deep", background=torch.zeros(shape))
+
+
+def test_numpy_background_is_a_type_error(trained_model, images, background) -> None:
+    with pytest.raises(TypeError, match=r"torch\.from_numpy\(background\)"):
+        shap_map(trained_model, images, method="gradient", background=background.numpy())
+
+
+@pytest.mark.parametrize("nsamples", [0, -1, 2.5, True, "100", None])
+def test_bad_nsamples_is_a_value_error(trained_model, images, background, nsamples) -> None:
+    with pytest.raises(ValueError, match="nsamples must be a positive int"):
+        shap_map(trained_model, images, method="kernel", background=background, nsamples=nsamples)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 28, 28), (2, 28, 28), (2, 784)])
+def test_non_greyscale_images_are_a_value_error(trained_model, background, shape) -> None:
+    with pytest.raises(ValueError, match=r"greyscale batch \(N, 1, H, W\)"):
+        shap_map(trained_model, torch.zeros(shape), method="deep", background=background)
+
+
+def test_numpy_images_are_a_type_error(trained_model, images, background) -> None:
+    with pytest.raises(TypeError, match=r"torch\.from_numpy\(images\)"):
+        shap_map(trained_model, images.numpy(), method="deep", background=background)
+
+
+def test_non_module_model_is_a_type_error(images, background) -> None:
+    with pytest.raises(TypeError, match=r"torch\.nn\.Module"):
+        shap_map(lambda x: x, images, method="deep", background=background)
+
+
+def test_bad_kernel_patch_is_a_value_error_naming_patch(trained_model, images) -> None:
+    with pytest.raises(ValueError, match="patch must be a positive int"):
+        shap_map(trained_model, images, method="kernel", patch=0)
+
+
+def test_gradient_works_for_a_float64_model(trained_model, images, background) -> None:
+    model = copy.deepcopy(trained_model).double()
+    result = shap_map(model, images.double(), method="gradient", background=background.double(), nsamples=10)
+    assert result.maps.dtype == torch.float64
