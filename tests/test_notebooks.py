@@ -90,6 +90,16 @@ def test_uses_the_installed_helpers_and_the_set_up_cell(notebook):
     assert "helpers.setup(seed=0)" in sources[0]
 
 
+def test_nbval_markers_are_spelled_so_nbval_sees_them(notebook):
+    _, nb = notebook
+    for cell in code_cells(nb):
+        for line in "".join(cell["source"]).splitlines():
+            if "NBVAL_" in line:
+                assert line.strip() in ("# NBVAL_IGNORE_OUTPUT", "# NBVAL_SKIP", "# NBVAL_CHECK_OUTPUT", "# NBVAL_RAISES_EXCEPTION"), (
+                    f"nbval ignores {line.strip()!r}: the marker must be alone on its line"
+                )
+
+
 def test_every_notebook_has_a_self_check(notebook):
     _, nb = notebook
     assert any("assert " in "".join(c["source"]) for c in code_cells(nb))

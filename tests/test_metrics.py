@@ -1,0 +1,193 @@
+"""helpers.metrics: pass counting and deletion/insertion curves on cases whose answer is known."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from helpers import saliency
+from helpers.metrics import PassCount, blurred, count_passes, median_and_spread, perturbation_curve
+from helpers.similarity import spearman
+
+
+class Contributions(nn.Module):
+    """Logit 0 = sum(w * x) (every pixel contributes w_i * x_i), logit 1 = 0."""
+
+    def __init__(self, weight: torch.Tensor) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(weight.clone())
+
+    def forward(self, x):
+        score = (x.flatten(1) * self.weight.flatten()).sum(1)
+        return torch.stack([score, torch.zeros_like(score)], dim=1)
+
+
+@pytest.fixture
+def linear_case():
+    generator = torch.Generator().manual_seed(0)
+    weight = torch.rand(1, 6, 6, generator=generator) + 0.1
+    images = torch.rand(20, 1, 6, 6, generator=generator) + 0.05
+    return Contributions(weight), images, images * weight  # the exact contribution of every pixel
+
+
+# --- pass counting ----------------------------------------------------------
+
+
+def test_counts_one_forward_and_one_backward_for_a_saliency_batch(trained_model, test_images):
+    with count_passes(trained_model) as count:
+        saliency(trained_model, test_images[:8])
+    assert count == PassCount(forward_calls=1, forward_inputs=8, backward_calls=1, backward_inputs=8)
+    assert not trained_model._forward_hooks, "the hook is removed on exit"
+
+
+def test_forward_without_gradients_counts_no_backward(trained_model, test_images):
+    with count_passes(trained_model) as count, torch.no_grad():
+        trained_model(test_images[:5])
+        trained_model(test_images[:3])
+    assert count == PassCount(forward_calls=2, forward_inputs=8, backward_calls=0, backward_inputs=0)
+
+
+def test_copies_made_inside_the_block_are_counted(trained_model, test_images):
+    with count_passes(trained_model) as count:
+        duplicate = copy.deepcopy(trained_model)
+        with torch.no_grad():
+            duplicate(test_images[:4])
+    assert count.forward_inputs == 4
+    with torch.no_grad():
+        duplicate(test_images[:4])
+    assert count.forward_inputs == 4, "nothing is counted after the block"
+
+
+def test_count_passes_needs_a_module():
+    with pytest.raises(TypeError, match="nn.Module"):
+        with count_passes(lambda x: x):
+            pass
+
+
+# --- deletion and insertion ---------------------------------------------------
+
+
+def test_perfect_attribution_gets_the_best_deletion_and_insertion_scores(linear_case):
+    model, images, truth = linear_case
+    areas = {}
+    for order in ("most", "random", "least"):
+        for mode in ("deletion", "insertion"):
+            _, area = perturbation_curve(model, images, truth, 0, mode=mode, order=order, score="logit", steps=12)
+            areas[(mode, order)] = area
+    assert (areas[("deletion", "most")] < areas[("deletion", "random")]).all()
+    assert (areas[("deletion", "random")] < areas[("deletion", "least")]).all()
+    assert (areas[("insertion", "most")] > areas[("insertion", "random")]).all()
+    assert (areas[("insertion", "random")] > areas[("insertion", "least")]).all()
+
+
+def test_a_random_attribution_lands_near_the_random_baseline(linear_case):
+    model, images, truth = linear_case
+    random_map = torch.rand(images.shape, generator=torch.Generator().manual_seed(5))
+    _, area = perturbation_curve(model, images, random_map, 0, score="logit", steps=12)
+    _, baseline = perturbation_curve(model, images, truth, 0, order="random", score="logit", steps=12)
+    _, perfect = perturbation_curve(model, images, truth, 0, score="logit", steps=12)
+    assert abs(area.mean() - baseline.mean()) < 0.25 * (baseline.mean() - perfect.mean())
+
+
+def test_curve_end_points_and_area_normalisation(linear_case):
+    model, images, truth = linear_case
+    curves, areas = perturbation_curve(model, images, truth, 0, score="logit", steps=4)
+    with torch.no_grad():
+        full = model(images)[:, 0]
+    assert curves.shape == (20, 5)
+    torch.testing.assert_close(curves[:, 0], full)
+    torch.testing.assert_close(curves[:, -1], torch.zeros(20))
+    torch.testing.assert_close(areas, torch.trapezoid(curves, dx=0.25, dim=1))
+    inserted, _ = perturbation_curve(model, images, truth, 0, mode="insertion", score="logit", steps=4)
+    torch.testing.assert_close(inserted[:, -1], full)
+    torch.testing.assert_close(inserted[:, 0], torch.zeros(20))
+
+
+def test_a_constant_score_has_that_area():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+    with torch.no_grad():
+        model[1].weight.zero_()
+        model[1].bias.copy_(torch.tensor([0.3, -0.3]))
+    _, area = perturbation_curve(model, torch.rand(3, 1, 2, 2), torch.rand(3, 1, 2, 2), 0, score="logit", steps=4)
+    torch.testing.assert_close(area, torch.full((3,), 0.3))
+
+
+def test_substrate_image_is_what_removed_pixels_become(linear_case):
+    model, images, truth = linear_case
+    substrate = torch.full_like(images, 0.5)
+    curves, _ = perturbation_curve(model, images, truth, 0, substrate=substrate, score="logit", steps=3)
+    with torch.no_grad():
+        torch.testing.assert_close(curves[:, -1], model(substrate)[:, 0])
+
+
+def test_default_target_is_the_predicted_class_and_probability_is_in_0_1(trained_model, test_images):
+    maps = saliency(trained_model, test_images[:4])
+    curves, areas = perturbation_curve(trained_model, test_images[:4], maps)
+    with torch.no_grad():
+        expected = trained_model(test_images[:4]).softmax(1).max(1).values
+    torch.testing.assert_close(curves[:, 0], expected)
+    assert ((0 <= areas) & (areas <= 1)).all()
+
+
+def test_random_order_is_seeded(linear_case):
+    model, images, truth = linear_case
+    first = perturbation_curve(model, images, truth, 0, order="random", seed=3)[1]
+    assert torch.equal(first, perturbation_curve(model, images, truth, 0, order="random", seed=3)[1])
+    assert not torch.equal(first, perturbation_curve(model, images, truth, 0, order="random", seed=4)[1])
+
+
+def test_model_mode_is_restored(linear_case):
+    model, images, truth = linear_case
+    model.train()
+    perturbation_curve(model, images, truth, 0)
+    assert model.training
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"mode": "remove"}, "mode must be"),
+        ({"order": "best"}, "order must be"),
+        ({"score": "loss"}, "score must be"),
+        ({"steps": 0}, "steps must be"),
+        ({"steps": 1000}, "steps must be"),
+        ({"substrate": torch.zeros(1, 1, 6, 6)}, "substrate must be"),
+    ],
+)
+def test_bad_arguments_are_named(linear_case, kwargs, message):
+    model, images, truth = linear_case
+    with pytest.raises(ValueError, match=message):
+        perturbation_curve(model, images, truth, 0, **kwargs)
+
+
+def test_maps_of_another_shape_are_rejected(linear_case):
+    model, images, truth = linear_case
+    with pytest.raises(ValueError, match="maps must be"):
+        perturbation_curve(model, images, truth[:, :, :3], 0)
+
+
+# --- substrates and summaries -------------------------------------------------
+
+
+def test_blur_keeps_shape_keeps_mass_away_from_edges_and_leaves_zeros_alone():
+    delta = torch.zeros(1, 1, 28, 28)
+    delta[0, 0, 14, 14] = 1.0
+    out = blurred(delta, sigma=2.0)
+    assert out.shape == delta.shape
+    assert out.sum().item() == pytest.approx(1.0, abs=1e-5)
+    assert out[0, 0, 14, 14] < 1.0 and out[0, 0, 14, 16] > 0
+    assert torch.equal(blurred(torch.zeros(2, 1, 8, 8)), torch.zeros(2, 1, 8, 8))
+
+
+def test_median_and_spread():
+    assert median_and_spread(np.array([1.0, 2.0, 3.0, 4.0, 5.0])) == (3.0, 2.0, 4.0)
+    assert median_and_spread(torch.tensor([1.0, float("nan"), 3.0]))[0] == 2.0
+    with pytest.raises(ValueError, match="no finite values"):
+        median_and_spread([float("nan")])
+
+
+def test_identical_maps_have_similarity_one(trained_model, test_images):
+    maps = saliency(trained_model, test_images[:3])
+    assert np.allclose(spearman(maps, maps), 1.0)
