@@ -8,6 +8,7 @@ Gradient x Input and Integrated Gradients with the same midpoint rule.
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 
@@ -713,3 +714,15 @@ def test_numpy_scalars_are_accepted_for_counts_and_noise() -> None:
     expected = smoothgrad(model, x, samples=3, noise=0.1)
     result = smoothgrad(model, x, samples=np.int64(3), noise=np.float32(0.1))
     torch.testing.assert_close(result, expected, atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_results_stay_on_cuda() -> None:
+    model = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3))
+    x = torch.randn(4, 6)
+    ig_cpu = integrated_gradients(model, x, steps=8)
+    gpu_model, gpu_x = copy.deepcopy(model).cuda(), x.cuda()
+    assert smoothgrad(gpu_model, gpu_x, samples=5, seed=0).device.type == "cuda"  # noise drawn on the GPU
+    ig_gpu = integrated_gradients(gpu_model, gpu_x, steps=8)
+    assert ig_gpu.device.type == "cuda"
+    torch.testing.assert_close(ig_gpu.cpu(), ig_cpu, atol=1e-5, rtol=1e-4)
