@@ -41,10 +41,10 @@ def _accumulate(
     classes: torch.Tensor,
     points: Callable[[int, int], torch.Tensor],
     count: int,
-    combine: Callable[[torch.Tensor, int, int], torch.Tensor],
+    combine: Callable[[torch.Tensor], torch.Tensor],
     batch_size: int,
 ) -> torch.Tensor:
-    """Sum ``combine(gradients, start, stop)`` over ``count`` perturbed copies of a batch.
+    """Sum ``combine(gradients)`` over ``count`` perturbed copies of a batch, chunk by chunk.
 
     ``points(start, stop)`` returns copies ``start..stop-1`` stacked as ``(stop-start, N, ...)``;
     their input gradients go through the model ``max(1, batch_size // N)`` copies at a time.
@@ -57,7 +57,7 @@ def _accumulate(
         batch = points(start, stop)
         copies = stop - start
         gradient, _, _ = logits_and_input_gradient(model, batch.reshape(copies * n, *batch.shape[2:]), classes.repeat(copies))
-        part = combine(gradient.reshape(batch.shape), start, stop)
+        part = combine(gradient.reshape(batch.shape))
         total = part if total is None else total + part
     return total  # type: ignore[return-value]
 
@@ -106,7 +106,7 @@ def smoothgrad(
         draws = [torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype) for _ in range(start, stop)]
         return clean + sigma * torch.stack(draws)
 
-    total = _accumulate(model, classes, points, samples, lambda g, *_: apply_reduce(g, reduce).sum(dim=0), batch_size)
+    total = _accumulate(model, classes, points, samples, lambda g: apply_reduce(g, reduce).sum(dim=0), batch_size)
     return total / samples
 
 
@@ -169,7 +169,7 @@ def integrated_gradients(
     def points(start: int, stop: int) -> torch.Tensor:
         return reference + alphas[start:stop].reshape(-1, *[1] * clean.dim()) * difference
 
-    summed = _accumulate(model, classes, points, steps, lambda g, *_: g.sum(dim=0), batch_size)
+    summed = _accumulate(model, classes, points, steps, lambda g: g.sum(dim=0), batch_size)
     attributions = difference * summed / steps
     if not return_delta:
         return attributions

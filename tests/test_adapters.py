@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from helpers.adapters import numpy_predictor, to_model_input
+from side_effects import assert_no_hooks, snapshot
 
 # ---------------------------------------------------------------------------
 # Fixtures and small models
@@ -88,16 +89,6 @@ class ChunkRecorder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.sizes.append(x.shape[0])
         return self.model(x)
-
-
-def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {name: value.detach().clone() for name, value in model.state_dict().items()}
-
-
-def assert_no_hooks(model: nn.Module) -> None:
-    for module in model.modules():
-        assert not module._forward_hooks and not module._forward_pre_hooks
-        assert not module._backward_hooks and not getattr(module, "_backward_pre_hooks", {})
 
 
 # ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from torch import nn
 
 from helpers.gradient_methods import gradient_x_input, integrated_gradients, smoothgrad
 from helpers.saliency import saliency
+from side_effects import modes
 
 # ---------------------------------------------------------------------------
 # Small models and data
@@ -71,10 +72,6 @@ def dropout_net() -> nn.Module:
             nn.Linear(8, K),
         )
     )
-
-
-def modes(model: nn.Module) -> list[bool]:
-    return [module.training for module in model.modules()]
 
 
 def predicted(model: nn.Module, x: torch.Tensor) -> torch.Tensor:

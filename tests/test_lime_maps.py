@@ -17,6 +17,7 @@ from torch import nn
 
 from helpers.lime_maps import LimeResult, lime_map
 from helpers.segmentation import grid_segments
+from side_effects import assert_no_hooks, numpy_states_equal, snapshot
 
 SAMPLES = 150  # perturbed images per explanation: enough for 49 superpixels, fast
 
@@ -52,20 +53,6 @@ def segment_sums(values: torch.Tensor, patch: int = 4) -> torch.Tensor:
 def cell_weights(map_: torch.Tensor, patch: int = 4) -> torch.Tensor:
     """The weight of each grid cell: the map summed over the cell."""
     return segment_sums(map_.reshape(28, 28).double(), patch)
-
-
-def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {name: value.detach().clone() for name, value in model.state_dict().items()}
-
-
-def assert_no_hooks(model: nn.Module) -> None:
-    for module in model.modules():
-        assert not module._forward_hooks and not module._forward_pre_hooks
-        assert not module._backward_hooks and not getattr(module, "_backward_pre_hooks", {})
-
-
-def numpy_states_equal(a, b) -> bool:
-    return a[0] == b[0] and np.array_equal(a[1], b[1]) and a[2:] == b[2:]
 
 
 # ---------------------------------------------------------------------------

@@ -20,12 +20,9 @@ from helpers.randomization import (
 )
 from helpers.saliency import saliency
 from helpers.similarity import spearman
+from side_effects import snapshot
 
 LAYERS = ["conv1", "fc1"]
-
-
-def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {name: value.detach().clone() for name, value in model.state_dict().items()}
 
 
 def identical(model: nn.Module, state: dict[str, torch.Tensor]) -> bool:

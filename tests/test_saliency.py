@@ -19,6 +19,7 @@ from torch import nn
 from helpers.data import mnist
 from helpers.models import load_pretrained
 from helpers.saliency import saliency
+from side_effects import modes
 
 # ---------------------------------------------------------------------------
 # Fixtures and small models
@@ -327,10 +328,6 @@ def dropout_net() -> nn.Module:
             nn.Linear(8, K),
         )
     )
-
-
-def modes(model: nn.Module) -> list[bool]:
-    return [module.training for module in model.modules()]
 
 
 @pytest.mark.parametrize("setting", ["train", "eval", "train-but-one-eval", "eval-but-one-train"])

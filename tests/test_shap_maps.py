@@ -19,6 +19,7 @@ from torch import nn
 
 from helpers.segmentation import grid_segments
 from helpers.shap_maps import METHODS, ShapResult, shap_map
+from side_effects import assert_no_hooks, numpy_states_equal, snapshot
 
 ADDITIVITY = "do not sum up to the model's output"  # SHAP 0.51's additivity AssertionError
 
@@ -90,20 +91,6 @@ def local_accuracy_error(model: nn.Module, x: torch.Tensor, classes, result: Sha
         out = model(x).double()
     target = out[torch.arange(len(x)), torch.as_tensor(classes)]
     return (result.maps.double().sum(dim=(1, 2, 3)) - (target - torch.from_numpy(result.base_values))).abs()
-
-
-def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {name: value.detach().clone() for name, value in model.state_dict().items()}
-
-
-def assert_no_hooks(model: nn.Module) -> None:
-    for module in model.modules():
-        assert not module._forward_hooks and not module._forward_pre_hooks
-        assert not module._backward_hooks and not getattr(module, "_backward_pre_hooks", {})
-
-
-def numpy_states_equal(a, b) -> bool:
-    return a[0] == b[0] and np.array_equal(a[1], b[1]) and a[2:] == b[2:]
 
 
 def cell_values(map_: torch.Tensor, patch: int = 4) -> torch.Tensor:
