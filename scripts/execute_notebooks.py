@@ -3,7 +3,8 @@
 Usage: python scripts/execute_notebooks.py [NOTEBOOK ...]   (default: every notebooks/NN_*.ipynb)
 
 Each notebook runs in a fresh kernel in notebooks/, as nbval runs it. Timing metadata is not
-recorded and widget state is dropped, so a re-run changes the file only where outputs change.
+recorded, widget state is dropped and printed text is kept in one piece per cell, so a re-run
+changes the file only where outputs change.
 Prints each notebook's execution time (the figures quoted in the README's notebook table).
 """
 
@@ -17,6 +18,19 @@ from nbclient import NotebookClient
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
+def merged_streams(outputs: list) -> list:
+    """Join consecutive stdout (or stderr) chunks: how a print is split depends on timing, not content."""
+    merged = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (output.output_type == "stream" and previous is not None and previous.output_type == "stream"
+                and previous.name == output.name):
+            previous.text += output.text
+        else:
+            merged.append(output)
+    return merged
+
+
 def execute(path: Path) -> float:
     notebook = nbformat.read(path, as_version=4)
     start = time.perf_counter()
@@ -28,6 +42,8 @@ def execute(path: Path) -> float:
     notebook.metadata.pop("widgets", None)
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = merged_streams(cell.outputs)
     nbformat.write(notebook, path)
     return seconds
 
