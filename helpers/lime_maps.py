@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -45,6 +45,7 @@ def lime_map(
     *,
     num_samples: int = 1000,
     patch: int = 4,
+    segmentation: Callable[[np.ndarray], np.ndarray] | None = None,
     seed: int = 0,
     output: Output = "probabilities",
     batch_size: int = 2048,
@@ -58,6 +59,8 @@ def lime_map(
         num_samples: perturbed images per explanation.
         patch: grid cell size (4 gives 49 superpixels on 28 x 28; LIME's default
             quickshift finds only a handful on MNIST digits).
+        segmentation: instead of the grid, any ``segmentation_fn`` for ``lime_image``:
+            ``(H, W, 3)`` image to ``(H, W)`` integer labels ``0..M-1``.
         seed: ``random_state`` of the explainer, which seeds the sampling of masks
             (``lime_image``'s ``random_seed`` only seeds its own segmentation algorithm).
         output: what the surrogate fits: ``"probabilities"`` (LIME's convention) or ``"logits"``.
@@ -77,7 +80,10 @@ def lime_map(
     with evaluation_mode(model), torch.no_grad():
         classes = resolve_target(target, model(images.detach())).tolist()
     predict = numpy_predictor(model, output=output, image_shape=tuple(images.shape[1:]), batch_size=batch_size)
-    segmentation = GridSegmentation(patch)
+    if segmentation is None:
+        segmentation = GridSegmentation(patch)
+    elif not callable(segmentation):
+        raise TypeError(f"segmentation must be a function from an (H, W, 3) image to (H, W) labels, got {type(segmentation).__name__}.")
     maps, scores = [], []
     for image, label in zip(images.detach().cpu().numpy(), classes):
         rgb = np.repeat(image[0][..., None], 3, axis=-1).astype(np.float64)

@@ -340,3 +340,12 @@ def test_no_progress_bar_is_drawn_and_lime_is_restored(trained_model, images, mo
     with pytest.raises(RuntimeError), quiet_lime():
         raise RuntimeError("boom")
     assert lime_image.tqdm is spy
+
+
+def test_a_custom_segmentation_is_used(trained_model, images) -> None:
+    halves = lambda image: (np.arange(image.shape[1])[None, :] >= image.shape[1] // 2).repeat(image.shape[0], 0).astype(int)
+    result = lime_map(trained_model, images[:1], num_samples=50, segmentation=halves)
+    left, right = result.maps[0, 0, :, :14], result.maps[0, 0, :, 14:]
+    assert torch.unique(left).numel() == 1 and torch.unique(right).numel() == 1
+    with pytest.raises(TypeError, match="segmentation must be a function"):
+        lime_map(trained_model, images[:1], segmentation="quickshift")
