@@ -25,3 +25,40 @@ def assert_no_hooks(model: nn.Module) -> None:
 def numpy_states_equal(a, b) -> bool:
     """Whether two ``np.random.get_state()`` tuples are the same state."""
     return a[0] == b[0] and np.array_equal(a[1], b[1]) and a[2:] == b[2:]
+
+
+def dropout_net(features: int, classes: int) -> nn.Module:
+    """A small seeded MLP with Dropout (also nested), whose output depends on train/eval mode."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return nn.Sequential(
+            nn.Linear(features, 8),
+            nn.Dropout(0.5),
+            nn.ReLU(),
+            nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.5)),
+            nn.Linear(8, classes),
+        )
+
+
+def assert_model_untouched(model: nn.Module, params: dict[str, torch.Tensor], modes_before: list[bool]) -> None:
+    """Same submodule modes and bit-identical weights as before, no gradients, no hooks left."""
+    assert modes(model) == modes_before
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, params[name])
+    assert all(p.grad is None for p in model.parameters())
+    assert_no_hooks(model)
+
+
+MODE_SETTINGS = ("train", "eval", "train-but-one-eval", "eval-but-one-train")
+"""Whole-model and mixed train/eval settings that a helper must restore exactly."""
+
+
+def dropout_net_in(setting: str, features: int, classes: int) -> nn.Module:
+    """:func:`dropout_net` put in one of :data:`MODE_SETTINGS` (mixed ones flip one submodule)."""
+    model = dropout_net(features, classes)
+    model.train(setting.startswith("train"))
+    if setting.endswith("one-eval"):
+        model[3].eval()
+    elif setting.endswith("one-train"):
+        model[3][1].train()
+    return model

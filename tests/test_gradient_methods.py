@@ -21,7 +21,7 @@ from torch import nn
 
 from helpers.gradient_methods import gradient_x_input, integrated_gradients, smoothgrad
 from helpers.saliency import saliency
-from side_effects import modes
+from side_effects import MODE_SETTINGS, dropout_net, dropout_net_in, modes
 
 # ---------------------------------------------------------------------------
 # Small models and data
@@ -60,18 +60,6 @@ class Quadratic(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         score = x.flatten(1).square().sum(dim=1)
         return torch.stack([score, -score], dim=1)
-
-
-def dropout_net() -> nn.Module:
-    return seeded(
-        lambda: nn.Sequential(
-            nn.Linear(F, 8),
-            nn.Dropout(0.5),
-            nn.ReLU(),
-            nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.5)),
-            nn.Linear(8, K),
-        )
-    )
 
 
 def predicted(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -484,14 +472,9 @@ def test_result_has_x_shape_dtype_and_is_detached(method, dtype, requires_grad) 
 
 
 @pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize("setting", ["train", "eval", "train-but-one-eval", "eval-but-one-train"])
+@pytest.mark.parametrize("setting", MODE_SETTINGS)
 def test_each_submodule_mode_is_restored_and_forward_runs_in_eval(method, setting) -> None:
-    model = dropout_net()
-    model.train(setting.startswith("train"))
-    if setting.endswith("one-eval"):
-        model[3].eval()
-    elif setting.endswith("one-train"):
-        model[3][1].train()
+    model = dropout_net_in(setting, F, K)
     before = modes(model)
     seen = []
     handle = model.register_forward_pre_hook(lambda m, _: seen.append(modes(m)))
@@ -505,11 +488,11 @@ def test_each_submodule_mode_is_restored_and_forward_runs_in_eval(method, settin
 
 
 def test_integrated_gradients_delta_runs_the_baseline_in_eval_mode() -> None:
-    model = dropout_net().train()
+    model = dropout_net(F, K).train()
     model[3].eval()
     before = modes(model)
     x, baseline = batch(N, F), batch(1, F, seed=4)
-    expected = integrated_gradients(dropout_net().eval(), x, baseline=baseline, steps=3, return_delta=True)
+    expected = integrated_gradients(dropout_net(F, K).eval(), x, baseline=baseline, steps=3, return_delta=True)
     seen = []
     handle = model.register_forward_pre_hook(lambda m, _: seen.append(modes(m)))
     try:
@@ -525,7 +508,7 @@ def test_integrated_gradients_delta_runs_the_baseline_in_eval_mode() -> None:
 
 @pytest.mark.parametrize("method", METHODS)
 def test_mode_is_restored_when_an_error_is_raised(method) -> None:
-    model = dropout_net().train()
+    model = dropout_net(F, K).train()
     model[1].eval()
     before = modes(model)
     with pytest.raises(ValueError, match="out of range"):
@@ -589,7 +572,7 @@ def test_callers_baseline_is_untouched() -> None:
 @pytest.mark.parametrize("method", METHODS)
 def test_global_rng_is_untouched(method) -> None:
     state = torch.get_rng_state()
-    METHODS[method](dropout_net().train(), batch(N, F))
+    METHODS[method](dropout_net(F, K).train(), batch(N, F))
     assert torch.equal(torch.get_rng_state(), state)
 
 

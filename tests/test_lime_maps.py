@@ -17,7 +17,7 @@ from torch import nn
 
 from helpers.lime_maps import LimeResult, lime_map
 from helpers.segmentation import grid_segments
-from side_effects import assert_no_hooks, numpy_states_equal, snapshot
+from side_effects import assert_model_untouched, numpy_states_equal, snapshot
 
 SAMPLES = 150  # perturbed images per explanation: enough for 49 superpixels, fast
 
@@ -235,11 +235,7 @@ def test_callers_model_images_and_random_states_are_untouched(trained_model, ima
     lime_map(model, x, num_samples=SAMPLES)
     assert torch.equal(torch.get_rng_state(), torch_state)
     assert numpy_states_equal(np.random.get_state(), numpy_state)
-    assert [m.training for m in model.modules()] == modes
-    for name, value in model.state_dict().items():
-        assert torch.equal(value, params[name])
-    assert all(p.grad is None for p in model.parameters())
-    assert_no_hooks(model)
+    assert_model_untouched(model, params, modes)
     assert torch.equal(x.detach(), images) and x.grad is None
 
 

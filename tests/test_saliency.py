@@ -19,7 +19,7 @@ from torch import nn
 from helpers.data import mnist
 from helpers.models import load_pretrained
 from helpers.saliency import saliency
-from side_effects import modes
+from side_effects import MODE_SETTINGS, dropout_net, dropout_net_in, modes
 
 # ---------------------------------------------------------------------------
 # Fixtures and small models
@@ -318,26 +318,9 @@ def test_one_forward_and_one_backward_through_each_layer(cnn, test_images) -> No
 # ---------------------------------------------------------------------------
 
 
-def dropout_net() -> nn.Module:
-    return seeded(
-        lambda: nn.Sequential(
-            nn.Linear(F, 8),
-            nn.Dropout(0.5),
-            nn.ReLU(),
-            nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.5)),
-            nn.Linear(8, K),
-        )
-    )
-
-
-@pytest.mark.parametrize("setting", ["train", "eval", "train-but-one-eval", "eval-but-one-train"])
+@pytest.mark.parametrize("setting", MODE_SETTINGS)
 def test_each_submodule_mode_is_restored_and_forward_runs_in_eval(setting) -> None:
-    model = dropout_net()
-    model.train(setting.startswith("train"))
-    if setting.endswith("one-eval"):
-        model[3].eval()
-    elif setting.endswith("one-train"):
-        model[3][1].train()
+    model = dropout_net_in(setting, F, K)
     before = modes(model)
     assert len(set(before)) == (1 if setting in ("train", "eval") else 2)
     seen = []
@@ -351,7 +334,7 @@ def test_each_submodule_mode_is_restored_and_forward_runs_in_eval(setting) -> No
 
 
 def test_mode_is_restored_when_an_argument_error_is_raised() -> None:
-    model = dropout_net().train()
+    model = dropout_net(F, K).train()
     model[1].eval()
     before = modes(model)
     with pytest.raises(ValueError):
@@ -362,7 +345,7 @@ def test_mode_is_restored_when_an_argument_error_is_raised() -> None:
 
 
 def test_dropout_model_in_train_mode_gives_the_eval_saliency() -> None:
-    model = dropout_net()
+    model = dropout_net(F, K)
     x = batch(N, F)
     expected = saliency(model.eval(), x, FIXED, reduce="signed")
     model.train()

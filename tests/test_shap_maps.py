@@ -19,7 +19,7 @@ from torch import nn
 
 from helpers.segmentation import grid_segments
 from helpers.shap_maps import METHODS, ShapResult, shap_map
-from side_effects import assert_no_hooks, numpy_states_equal, snapshot
+from side_effects import assert_model_untouched, assert_no_hooks, numpy_states_equal, snapshot
 
 ADDITIVITY = "do not sum up to the model's output"  # SHAP 0.51's additivity AssertionError
 
@@ -373,11 +373,7 @@ def test_callers_model_tensors_and_random_states_are_untouched(trained_model, im
     result = shap_map(model, x, method=method, background=bg, nsamples=30)
     assert torch.equal(torch.get_rng_state(), torch_state)
     assert numpy_states_equal(np.random.get_state(), numpy_state)
-    assert [m.training for m in model.modules()] == modes
-    for name, value in model.state_dict().items():
-        assert torch.equal(value, params[name])
-    assert all(p.grad is None for p in model.parameters())
-    assert_no_hooks(model)
+    assert_model_untouched(model, params, modes)
     assert torch.equal(x.detach(), images) and x.grad is None
     assert torch.equal(bg, background)
     assert not result.maps.requires_grad
