@@ -59,6 +59,23 @@ def check_batch(x: object, name: str = "x") -> torch.Tensor:
     return x
 
 
+def check_images_or_table(x: object, name: str = "x") -> bool:
+    """Check that ``x`` is a greyscale image batch ``(N, 1, H, W)`` or a table ``(N, F)``.
+
+    Returns ``True`` for a table. For the explainers that treat the two differently
+    (superpixels for images, features for tables).
+    """
+    check_batch(x, name)
+    if x.dim() == 2:  # type: ignore[union-attr]
+        return True
+    if x.dim() != 4 or x.shape[1] != 1:  # type: ignore[union-attr]
+        raise ValueError(
+            f"{name} must be a greyscale image batch (N, 1, H, W) or a table (N, F), got shape "
+            f"{tuple(x.shape)}. For one image, add the batch dimension with {name}.unsqueeze(0)."  # type: ignore[union-attr]
+        )
+    return False
+
+
 def check_logits(logits: object, n: int) -> torch.Tensor:
     """Return the model's output if it has shape ``(n, classes)``; raise ``ValueError`` otherwise."""
     if not isinstance(logits, torch.Tensor):
@@ -69,6 +86,23 @@ def check_logits(logits: object, n: int) -> torch.Tensor:
             f"got {tuple(logits.shape)}. Return one score per class, before any softmax."
         )
     return logits
+
+
+def call_model(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``model(x)``, checked to be logits ``(N, classes)``.
+
+    A ``RuntimeError`` from inside the model (usually ``x`` of the wrong shape or dtype
+    for it, such as a table given to an image model) becomes a ``ValueError`` that says so.
+    """
+    try:
+        logits = model(x)
+    except RuntimeError as err:
+        raise ValueError(
+            f"the model raised an error on x of shape {tuple(x.shape)} and dtype {x.dtype}: {err}. "
+            "Check that x has the shape and dtype the model expects; if x is a single input, "
+            "add the batch dimension with x.unsqueeze(0)."
+        ) from err
+    return check_logits(logits, x.shape[0])
 
 
 def resolve_target(target: Target, logits: torch.Tensor) -> torch.Tensor:

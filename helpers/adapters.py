@@ -9,13 +9,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from helpers._validation import check_logits, check_model, evaluation_mode
+from helpers._validation import call_model, check_model, evaluation_mode
 
 Output = Literal["probabilities", "logits"]
 
 
-def to_model_input(batch: np.ndarray, image_shape: tuple[int, ...] | None = (1, 28, 28)) -> torch.Tensor:
-    """A float32 tensor ``(n, *image_shape)`` from a NumPy batch in any of the layouts explainers use.
+def to_model_input(
+    batch: np.ndarray, image_shape: tuple[int, ...] | None = (1, 28, 28), dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """A ``dtype`` tensor ``(n, *image_shape)`` from a NumPy batch in any of the layouts explainers use.
 
     Images (``image_shape`` given): ``(n, H, W, 3)`` RGB as LIME sends it (the channels are
     averaged; LIME's grey-to-RGB copies one channel three times), ``(n, H, W, 1)`` as SHAP's
@@ -32,9 +34,9 @@ def to_model_input(batch: np.ndarray, image_shape: tuple[int, ...] | None = (1, 
         raise TypeError(f"batch must hold real numbers, got dtype {batch.dtype}.")
     if batch.ndim < 2:
         raise ValueError(f"batch must have a first dimension n, got shape {batch.shape}; use batch[None] for one input.")
-    array = batch.astype(np.float32, copy=False)
+    array = batch.astype(np.float64 if dtype == torch.float64 else np.float32, copy=False)
     if image_shape is None:
-        return torch.from_numpy(np.ascontiguousarray(array))
+        return torch.from_numpy(np.ascontiguousarray(array)).to(dtype)
     channels = image_shape[0]
     if array.shape[1:] == tuple(image_shape):
         pass  # already (n, C, H, W)
@@ -50,7 +52,7 @@ def to_model_input(batch: np.ndarray, image_shape: tuple[int, ...] | None = (1, 
             f"batch of shape {batch.shape} does not hold images of shape {image_shape}; expected "
             f"(n, H, W, 3), (n, H, W, 1), (n, H, W), (n, 1, H, W) or (n, {expected})."
         )
-    return torch.from_numpy(np.ascontiguousarray(array.reshape(len(array), *image_shape)))
+    return torch.from_numpy(np.ascontiguousarray(array.reshape(len(array), *image_shape))).to(dtype)
 
 
 def numpy_predictor(
@@ -74,15 +76,15 @@ def numpy_predictor(
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
 
     def predict(batch: np.ndarray) -> np.ndarray:
-        inputs = to_model_input(batch, image_shape)
         parameter = next(model.parameters(), None)
+        inputs = to_model_input(batch, image_shape, torch.float32 if parameter is None else parameter.dtype)
         if parameter is not None:
-            inputs = inputs.to(device=parameter.device, dtype=parameter.dtype)
+            inputs = inputs.to(parameter.device)
         results = []
         with evaluation_mode(model), torch.no_grad():
             for start in range(0, len(inputs), batch_size):
                 chunk = inputs[start : start + batch_size]
-                logits = check_logits(model(chunk), len(chunk))
+                logits = call_model(model, chunk)
                 results.append(logits.softmax(dim=1) if output == "probabilities" else logits)
         return torch.cat(results).cpu().double().numpy()
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from helpers._validation import Target, check_batch, check_logits, check_model, evaluation_mode, resolve_target
+from helpers._validation import Target, call_model, check_batch, check_model, evaluation_mode, resolve_target
 from helpers.saliency import Reduce, apply_reduce, check_reduce, logits_and_input_gradient
 
 
@@ -32,7 +32,7 @@ def _classes_of(model: nn.Module, x: torch.Tensor, target: Target) -> tuple[torc
     check_model(model)
     check_batch(x, "x")
     with evaluation_mode(model), torch.no_grad():
-        logits = check_logits(model(x.detach()), x.shape[0])
+        logits = call_model(model, x.detach())
     return logits, resolve_target(target, logits)
 
 

@@ -9,8 +9,8 @@ from torch import nn
 
 from helpers._validation import (
     Target,
+    call_model,
     check_batch,
-    check_logits,
     check_model,
     evaluation_mode,
     resolve_target,
@@ -62,15 +62,7 @@ def logits_and_input_gradient(
         )
     inputs = x.detach().clone().requires_grad_(True)
     with evaluation_mode(model), torch.enable_grad():
-        try:
-            logits = model(inputs)
-        except RuntimeError as err:
-            raise ValueError(
-                f"the model raised an error on x of shape {tuple(x.shape)} and dtype {x.dtype}: {err}. "
-                "Check that x has the shape and dtype the model expects; if x is a single input, "
-                "add the batch dimension with x.unsqueeze(0)."
-            ) from err
-        check_logits(logits, x.shape[0])
+        logits = call_model(model, inputs)
         classes = resolve_target(target, logits)
         score = logits.gather(1, classes[:, None]).sum()
         if score.requires_grad:

@@ -1,12 +1,13 @@
-"""SHAP (Lundberg & Lee, 2017) on image batches, returned as per-pixel maps like a saliency map.
+"""SHAP (Lundberg & Lee, 2017) on image batches or tables, returned with the input's shape.
 
 Three explainers, all explaining the model's logit for the target class:
 
 - ``"deep"``: ``shap.DeepExplainer`` (DeepLIFT rules averaged over a background set);
 - ``"gradient"``: ``shap.GradientExplainer`` (expected gradients: gradients at random
-  points between background images and the input, times the difference);
-- ``"kernel"``: ``shap.KernelExplainer`` over a grid of superpixels, hidden ones set to
-  ``fill`` (model-agnostic: it only calls the model).
+  points between background inputs and the input, times the difference);
+- ``"kernel"``: ``shap.KernelExplainer`` (model-agnostic: it only calls the model). On
+  images it works on a grid of superpixels, hidden ones set to ``fill``; on a table
+  ``(N, F)`` on the features, hidden ones taken from the background rows.
 """
 
 from __future__ import annotations
@@ -22,7 +23,16 @@ import shap
 import torch
 from torch import nn
 
-from helpers._validation import Target, check_batch, check_model, evaluation_mode, preserved_global_rng, resolve_target
+from helpers._validation import (
+    Target,
+    call_model,
+    check_batch,
+    check_images_or_table,
+    check_model,
+    evaluation_mode,
+    preserved_global_rng,
+    resolve_target,
+)
 from helpers.adapters import numpy_predictor
 from helpers.segmentation import grid_segments, mask_segments, paint_segments
 
@@ -31,7 +41,8 @@ METHODS: tuple[str, ...] = ("deep", "gradient", "kernel")
 
 
 class ShapResult(NamedTuple):
-    """``maps``: ``(N, 1, H, W)`` SHAP values for the target logit; ``base_values``: ``(N,)``.
+    """``maps``: SHAP values for the target logit, the input's shape (``(N, 1, H, W)`` or ``(N, F)``);
+    ``base_values``: ``(N,)``.
 
     Local accuracy: ``maps[i].sum() == logit_target(x_i) - base_values[i]`` (exactly for
     ``"kernel"`` and, up to float error, ``"deep"``; approximately for ``"gradient"``).
@@ -55,7 +66,7 @@ def _private_random_state(seed: int) -> Iterator[None]:
 
 def shap_map(
     model: nn.Module,
-    images: torch.Tensor,
+    x: torch.Tensor,
     target: Target = None,
     *,
     method: Method = "deep",
@@ -65,60 +76,63 @@ def shap_map(
     fill: float = 0.0,
     seed: int = 0,
 ) -> ShapResult:
-    """SHAP values of each image's target logit, as ``(N, 1, H, W)`` maps.
+    """SHAP values of each input's target logit, with the input's shape.
 
     Args:
         model: classifier returning logits ``(N, classes)``. A copy is explained, so the
             caller's model (its modes, hooks and gradients) is never touched.
-        images: ``(N, 1, H, W)`` float batch.
+        x: ``(N, 1, H, W)`` float image batch or ``(N, F)`` float table.
         target: as in :func:`helpers.saliency.saliency`; ``None`` for the predicted class.
         method: ``"deep"``, ``"gradient"`` or ``"kernel"`` (see the module docstring).
-        background: ``(B, 1, H, W)`` reference images for ``"deep"`` and ``"gradient"``
-            (their mean output is the base value); not used by ``"kernel"``.
-        nsamples: samples per image for ``"gradient"`` and ``"kernel"``.
-        patch: superpixel size for ``"kernel"`` (4 gives 49 on 28 x 28).
-        fill: value of hidden superpixels for ``"kernel"`` (0 is black; the base value is
-            the logit of an all-``fill`` image).
+        background: reference inputs ``(B, 1, H, W)`` or ``(B, F)``, like ``x``; their mean
+            output is the base value. Needed by every method except ``"kernel"`` on images,
+            which hides superpixels with ``fill`` instead (e.g. 100 training rows).
+        nsamples: samples per input for ``"gradient"`` and ``"kernel"``.
+        patch: superpixel size for ``"kernel"`` on images (4 gives 49 on 28 x 28).
+        fill: value of hidden superpixels for ``"kernel"`` on images (0 is black; the base
+            value is the logit of an all-``fill`` image).
         seed: seeds SHAP's sampling; the caller's NumPy and torch random states are restored.
     """
     check_model(model)
-    check_batch(images, "images")
-    if images.dim() != 4 or images.shape[1] != 1:
-        raise ValueError(f"images must be a greyscale batch (N, 1, H, W), got shape {tuple(images.shape)}.")
+    table = check_images_or_table(x, "x")
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}.")
     if isinstance(nsamples, bool) or not isinstance(nsamples, int) or nsamples < 1:
         raise ValueError(f"nsamples must be a positive int, got {nsamples!r}.")
-    if method in ("deep", "gradient"):
-        if background is None:
-            raise ValueError(f"method {method!r} needs a background batch (B, 1, H, W), e.g. 100 training images.")
+    if background is None and (table or method != "kernel"):
+        layout = "(B, F), e.g. 100 training rows" if table else "(B, 1, H, W), e.g. 100 training images"
+        raise ValueError(f"method {method!r} needs a background batch {layout}.")
+    if background is not None:
         check_batch(background, "background")
-        if background.shape[1:] != images.shape[1:]:
-            raise ValueError(f"background images {tuple(background.shape[1:])} must match images {tuple(images.shape[1:])}.")
+        if background.shape[1:] != x.shape[1:]:
+            kind = "rows" if table else "images"
+            raise ValueError(f"background {kind} {tuple(background.shape[1:])} must match x's {tuple(x.shape[1:])}.")
     with evaluation_mode(model), torch.no_grad():
-        logits = model(images.detach())
+        logits = call_model(model, x.detach())
     classes = resolve_target(target, logits)
     explained = copy.deepcopy(model).eval()
-    x = images.detach()
+    inputs = x.detach()
     with _private_random_state(seed), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if method == "kernel":
-            maps, base = _kernel(explained, x, classes, nsamples=nsamples, patch=patch, fill=fill)
+        if method == "kernel" and not table:
+            maps, base = _kernel_superpixels(explained, inputs, classes, nsamples=nsamples, patch=patch, fill=fill)
         else:
-            bg = background.detach().to(x)
-            maps = np.zeros(tuple(x.shape))
-            base = np.zeros(len(x))
+            bg = background.detach().to(inputs)
+            maps = np.zeros(tuple(inputs.shape))
+            base = np.zeros(len(inputs))
             for label in classes.unique().tolist():  # explain one logit at a time: 10x less work than all ten
                 rows = (classes == label).nonzero().flatten()
                 single = _TargetLogit(explained, label)
                 if method == "deep":
-                    values = shap.DeepExplainer(single, bg).shap_values(x[rows], check_additivity=True)
+                    values = shap.DeepExplainer(single, bg).shap_values(inputs[rows], check_additivity=True)
+                elif method == "gradient":
+                    values = shap.GradientExplainer(single, bg, batch_size=1000).shap_values(inputs[rows], nsamples=nsamples, rseed=seed)
                 else:
-                    values = shap.GradientExplainer(single, bg, batch_size=1000).shap_values(x[rows], nsamples=nsamples, rseed=seed)
-                maps[rows.cpu().numpy()] = np.asarray(values).reshape(len(rows), *x.shape[1:])
+                    values = _kernel_features(single, inputs[rows], bg, nsamples=nsamples)
+                maps[rows.cpu().numpy()] = np.asarray(values).reshape(len(rows), *inputs.shape[1:])
                 with torch.no_grad():
                     base[rows.cpu().numpy()] = single(bg).mean().item()
-    return ShapResult(torch.tensor(maps, dtype=images.dtype, device=images.device), np.asarray(base, dtype=float))
+    return ShapResult(torch.tensor(maps, dtype=x.dtype, device=x.device), np.asarray(base, dtype=float))
 
 
 class _TargetLogit(nn.Module):
@@ -137,7 +151,15 @@ class _TargetLogit(nn.Module):
         return self.model(x)[:, self.label : self.label + 1]
 
 
-def _kernel(
+def _kernel_features(single: nn.Module, rows: torch.Tensor, background: torch.Tensor, *, nsamples: int) -> np.ndarray:
+    """KernelSHAP on a table's features: ``(n, F)`` values; hidden features take background values."""
+    predict = numpy_predictor(single, output="logits", image_shape=None)
+    explainer = shap.KernelExplainer(lambda table: predict(table)[:, 0], background.cpu().numpy())
+    # l1_reg=False: every feature gets its value (SHAP's default keeps only 10 when sampling)
+    return np.asarray(explainer.shap_values(rows.cpu().numpy(), nsamples=nsamples, silent=True, l1_reg=False))
+
+
+def _kernel_superpixels(
     model: nn.Module, images: torch.Tensor, classes: torch.Tensor, *, nsamples: int, patch: int, fill: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """KernelSHAP over grid superpixels, one image at a time: maps ``(N, 1, H, W)``, base values ``(N,)``."""

@@ -294,7 +294,7 @@ class Failing(nn.Module):
 def test_modes_restored_when_the_model_fails() -> None:
     model = Failing()
     model.train()
-    with pytest.raises(RuntimeError, match="model failure"):
+    with pytest.raises(ValueError, match="model failure"):
         numpy_predictor(model)(np.zeros((2, 28, 28)))
     assert model.training and model.dropout.training
 
@@ -334,9 +334,20 @@ def test_wrong_image_size_is_a_value_error_listing_the_layouts(trained_model, sh
         numpy_predictor(trained_model)(np.zeros(shape, dtype=np.float32))
 
 
-def test_wrong_table_width_reaches_the_model() -> None:
-    with pytest.raises(RuntimeError):
+def test_wrong_table_width_is_a_value_error_naming_the_shape() -> None:
+    with pytest.raises(ValueError, match=r"the model raised an error on x of shape \(2, 4\)"):
         numpy_predictor(linear(5, 3), image_shape=None)(np.zeros((2, 4)))
+
+
+def test_float64_tables_reach_a_float64_model_unrounded() -> None:
+    table = np.random.default_rng(3).standard_normal((4, 5))
+    assert to_model_input(table, None, torch.float64).dtype == torch.float64
+    torch.testing.assert_close(to_model_input(table, None, torch.float64), torch.from_numpy(table), rtol=0, atol=0)
+    model = nn.Sequential(nn.Linear(5, 5, bias=False)).double()
+    with torch.no_grad():
+        model[0].weight.copy_(torch.eye(5, dtype=torch.float64))
+    logits = numpy_predictor(model, output="logits", image_shape=None)(table)
+    assert np.array_equal(logits, table)                  # no float32 round trip on the way
 
 
 @pytest.mark.parametrize("output", ["softmax", "probs", "", None, "Logits"])

@@ -1,14 +1,20 @@
-"""Tests of helpers.lime_maps.lime_map: LIME on a grid of superpixels, as per-pixel maps.
+"""Tests of helpers.lime_maps.lime_map: LIME on a grid of superpixels, as per-pixel maps,
+and LIME on tables ``(N, F)``, one weight per feature.
 
 Correctness is checked on models that are exactly linear in the superpixel masks, where
-LIME's weighted ridge surrogate must recover each superpixel's contribution; the rest
-checks the conventions shared with the saliency helpers (shapes, targets, seeds, side
-effects, bad input). Few images and small ``num_samples`` keep the file fast.
+LIME's weighted ridge surrogate must recover each superpixel's contribution, and on models
+linear in a table's features, where the continuous surrogate must recover the weight row
+times each feature's training std; the samples lime_tabular draws are checked against the
+documented distributions. The rest checks the conventions shared with the saliency helpers
+(shapes, targets, seeds, side effects, bad input). Few inputs and small ``num_samples``
+keep the file fast.
 """
 
 from __future__ import annotations
 
 import copy
+import re
+import warnings
 
 import numpy as np
 import pytest
@@ -16,8 +22,17 @@ import torch
 from torch import nn
 
 from helpers.lime_maps import LimeResult, lime_map
-from helpers.segmentation import grid_segments
-from side_effects import assert_model_untouched, numpy_states_equal, snapshot
+from helpers.models import TabularMLP
+from helpers.segmentation import GridSegmentation, grid_segments
+from side_effects import (
+    MODE_SETTINGS,
+    assert_model_untouched,
+    dropout_net,
+    dropout_net_in,
+    modes,
+    numpy_states_equal,
+    snapshot,
+)
 
 SAMPLES = 150  # perturbed images per explanation: enough for 49 superpixels, fast
 
@@ -263,24 +278,32 @@ def test_nothing_is_printed(trained_model, images, capfd) -> None:
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("shape", [(2, 3, 28, 28), (2, 28, 28), (2, 1, 28, 28, 1), (2, 784)])
+@pytest.mark.parametrize("shape", [(2, 3, 28, 28), (2, 28, 28), (2, 1, 28, 28, 1)])
 def test_non_greyscale_batch_is_a_value_error(trained_model, shape) -> None:
-    with pytest.raises(ValueError, match=r"greyscale batch \(N, 1, H, W\)"):
+    layouts = r"x must be a greyscale image batch \(N, 1, H, W\) or a table \(N, F\)"
+    expected = rf"{layouts}, got shape {re.escape(str(shape))}"
+    with pytest.raises(ValueError, match=expected):
         lime_map(trained_model, torch.zeros(shape), num_samples=SAMPLES)
 
 
+def test_flattened_images_are_read_as_a_table_that_needs_training_data(trained_model) -> None:
+    # (N, 784) is a valid table now: the error is the table's missing training_data, not the layout
+    with pytest.raises(ValueError, match=r"a table x \(N, F\) needs training_data \(M, F\)"):
+        lime_map(trained_model, torch.zeros(2, 784), num_samples=SAMPLES)
+
+
 def test_numpy_images_are_a_type_error_naming_from_numpy(trained_model, images) -> None:
-    with pytest.raises(TypeError, match=r"torch\.from_numpy\(images\)"):
+    with pytest.raises(TypeError, match=r"torch\.from_numpy\(x\)"):
         lime_map(trained_model, images.numpy(), num_samples=SAMPLES)
 
 
 def test_integer_images_are_a_type_error(trained_model) -> None:
-    with pytest.raises(TypeError, match=r"images\.float\(\)"):
+    with pytest.raises(TypeError, match=r"x\.float\(\)"):
         lime_map(trained_model, torch.zeros(1, 1, 28, 28, dtype=torch.uint8), num_samples=SAMPLES)
 
 
 def test_single_image_without_batch_dimension_is_an_error(trained_model, images) -> None:
-    with pytest.raises(ValueError, match="greyscale batch"):
+    with pytest.raises(ValueError, match=r"greyscale image batch \(N, 1, H, W\).*x\.unsqueeze\(0\)"):
         lime_map(trained_model, images[0], num_samples=SAMPLES)
 
 
@@ -345,3 +368,333 @@ def test_a_custom_segmentation_is_used(trained_model, images) -> None:
     assert torch.unique(left).numel() == 1 and torch.unique(right).numel() == 1
     with pytest.raises(TypeError, match="segmentation must be a function"):
         lime_map(trained_model, images[:1], segmentation="quickshift")
+
+
+# ---------------------------------------------------------------------------
+# Tables (N, F): lime_tabular, one weight per feature
+# ---------------------------------------------------------------------------
+
+FEATURES = 6
+TABLE_CLASSES = 3
+TABLE_STDS = (0.5, 1.0, 2.0, 3.0, 1.5, 0.8)  # unequal spreads, so scaling by the std shows
+TABLE_WEIGHT = (  # no tiny entries, so relative tolerances mean something
+    (1.0, -2.0, 0.5, 1.5, -1.0, 3.0),
+    (-0.5, 1.0, 2.0, -1.5, 0.7, -1.2),
+    (2.5, 0.6, -0.8, 1.0, -2.0, 0.9),
+)
+
+
+@pytest.fixture(scope="module")
+def training_rows() -> torch.Tensor:
+    """``(200, 6)`` float64 rows, feature j with standard deviation ``TABLE_STDS[j]`` and its own mean."""
+    generator = torch.Generator().manual_seed(0)
+    stds = torch.tensor(TABLE_STDS, dtype=torch.float64)
+    noise = torch.randn(200, FEATURES, generator=generator, dtype=torch.float64)
+    return noise * stds + torch.randn(FEATURES, generator=generator, dtype=torch.float64)
+
+
+@pytest.fixture(scope="module")
+def rows(training_rows) -> torch.Tensor:
+    """Three rows to explain ``(3, 6)``, drawn from the training distribution."""
+    return training_rows[:3].clone()
+
+
+@pytest.fixture(scope="module")
+def table_mlp() -> nn.Module:
+    """A seeded, untrained float64 ``TabularMLP(6, classes=3, hidden=8)``."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return TabularMLP(FEATURES, classes=TABLE_CLASSES, hidden=8).double().eval()
+
+
+def linear_table_model(weight: torch.Tensor, bias: torch.Tensor | None = None) -> nn.Module:
+    """``Linear(F, classes)`` in float64 with the given weight ``(classes, F)``."""
+    with torch.random.fork_rng(devices=[]):
+        layer = nn.Linear(weight.shape[1], weight.shape[0]).double()
+    with torch.no_grad():
+        layer.weight.copy_(weight)
+        layer.bias.copy_(torch.zeros(weight.shape[0]) if bias is None else bias)
+    return layer
+
+
+def table_weight() -> torch.Tensor:
+    return torch.tensor(TABLE_WEIGHT, dtype=torch.float64)
+
+
+# --- shape and layout ------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_table_maps_have_one_weight_per_feature(table_mlp, rows, training_rows, dtype) -> None:
+    model = copy.deepcopy(table_mlp).to(dtype)
+    result = lime_map(model, rows.to(dtype), training_data=training_rows.to(dtype), num_samples=100)
+    assert isinstance(result, LimeResult)
+    assert result.maps.shape == (3, FEATURES)
+    assert result.maps.dtype == dtype and result.maps.device == rows.device
+    assert not result.maps.requires_grad
+    assert torch.isfinite(result.maps).all()
+    assert (result.maps.abs().amax(dim=1) > 0).all()  # not vacuous
+    assert isinstance(result.scores, np.ndarray) and result.scores.shape == (3,)
+    assert np.isfinite(result.scores).all() and (result.scores <= 1 + 1e-12).all()
+
+
+# --- correctness on models linear in the features ---------------------------
+
+
+def test_table_linear_model_weights_are_the_weight_row_times_the_training_std(rows, training_rows) -> None:
+    """With ``discretize=False`` lime_tabular fits the surrogate on features divided by the training
+    std (StandardScaler: the population std), so on a linear model feature j's weight for class c
+    is ``W[c, j] * std_j``; ridge shrinkage leaves it a little (~0.1 %) short with 5000 samples."""
+    weight = table_weight()
+    model = linear_table_model(weight, torch.tensor([0.3, -1.0, 2.0], dtype=torch.float64))
+    targets = [0, 2, 1]
+    maps, scores = lime_map(
+        model, rows, targets, training_data=training_rows, discretize=False,
+        sample_around_instance=True, output="logits", num_samples=5000,
+    )
+    expected = weight[targets] * training_rows.std(dim=0, unbiased=False)
+    torch.testing.assert_close(maps, expected, rtol=3e-3, atol=0)
+    assert not torch.allclose(maps, weight[targets], rtol=0.1)  # per std, not per unit
+    assert (scores > 0.999).all()
+
+
+def test_table_linear_model_sampled_around_the_training_mean_gives_the_same_weights(rows, training_rows) -> None:
+    weight = table_weight()
+    model = linear_table_model(weight)
+    targets = [0, 2, 1]
+    kwargs = dict(training_data=training_rows, discretize=False, output="logits", num_samples=2000)
+    around_mean = lime_map(model, rows, targets, sample_around_instance=False, **kwargs)
+    around_x = lime_map(model, rows, targets, sample_around_instance=True, **kwargs)
+    expected = weight[targets] * training_rows.std(dim=0, unbiased=False)
+    torch.testing.assert_close(around_mean.maps, expected, rtol=1e-2, atol=0)
+    torch.testing.assert_close(around_x.maps, expected, rtol=1e-2, atol=0)
+    assert not torch.equal(around_mean.maps, around_x.maps)  # the option reaches lime_tabular
+
+
+class Recorder(nn.Module):
+    """Wraps a model and keeps a copy of every batch it is called with."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.seen: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append(x.detach().clone())
+        return self.model(x)
+
+
+@pytest.mark.parametrize("around_x", [False, True], ids=["around-mean", "around-x"])
+def test_continuous_samples_are_normal_around_the_training_mean_or_around_x(training_rows, around_x) -> None:
+    """``discretize=False``: each feature is drawn from a normal with the training std, centred on the
+    training mean, or on x with ``sample_around_instance``. x lies 3 stds above the mean, so the
+    two centres are ~130 standard errors apart."""
+    std = training_rows.std(dim=0, unbiased=False)
+    x = training_rows.mean(dim=0, keepdim=True) + 3 * std
+    recorder = Recorder(linear_table_model(table_weight()))
+    lime_map(
+        recorder, x, 0, training_data=training_rows, discretize=False, sample_around_instance=around_x, num_samples=2000
+    )
+    assert [tuple(batch.shape) for batch in recorder.seen] == [(1, FEATURES), (2000, FEATURES)]  # target, then samples
+    samples = recorder.seen[1]
+    torch.testing.assert_close(samples[0], x[0], atol=1e-6, rtol=0)  # LIME's first sample is x itself
+    centre = x[0] if around_x else training_rows.mean(dim=0)
+    assert ((samples[1:].mean(dim=0) - centre).abs() < 4 * std / 1999**0.5).all()
+    torch.testing.assert_close(samples[1:].std(dim=0), std, rtol=0.05, atol=0)
+
+
+def test_discretized_samples_draw_each_quartile_equally_within_the_training_range(training_rows) -> None:
+    """``discretize=True`` (default): each feature's sample falls in each training quartile with
+    probability 1/4, even for an x far out in the top one, and within the training min and max."""
+    x = training_rows.mean(dim=0, keepdim=True) + 3 * training_rows.std(dim=0, unbiased=False)
+    recorder = Recorder(linear_table_model(table_weight()))
+    lime_map(recorder, x, 0, training_data=training_rows, num_samples=2000)
+    samples = recorder.seen[1][1:]
+    low, high = training_rows.min(dim=0).values, training_rows.max(dim=0).values
+    assert ((samples >= low - 1e-6) & (samples <= high + 1e-6)).all()
+    quartiles = torch.quantile(training_rows, torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64), dim=0)
+    for j in range(FEATURES):
+        bins = torch.bucketize(samples[:, j].contiguous(), quartiles[:, j].contiguous())
+        frequencies = torch.bincount(bins, minlength=4).double() / len(samples)
+        assert (frequencies - 0.25).abs().max() < 0.05
+
+
+def test_table_discretized_weights_follow_the_sign_and_size_of_a_linear_model(training_rows) -> None:
+    """Default ``discretize=True``: a feature's weight is the effect of lying in x's quartile. For a row
+    in every feature's top decile that effect has the sign of W[c, j]; in the bottom decile the
+    opposite sign. Larger |W[c, j]| (equal spreads here) gives a larger |weight|; W[c, 4] = 0 the smallest."""
+    generator = torch.Generator().manual_seed(0)
+    data = torch.randn(200, FEATURES, generator=generator, dtype=torch.float64)
+    w0 = torch.tensor([2.0, -1.5, 1.0, -0.5, 0.0, 3.0], dtype=torch.float64)
+    model = linear_table_model(torch.stack([w0, torch.zeros(FEATURES, dtype=torch.float64)]))
+    x = torch.stack([torch.quantile(data, 0.9, dim=0), torch.quantile(data, 0.1, dim=0)])
+    for output in ("logits", "probabilities"):
+        maps = lime_map(model, x, 0, training_data=data, output=output, num_samples=1000).maps
+        relevant = w0 != 0
+        assert torch.equal(maps[0].sign()[relevant], w0.sign()[relevant])
+        assert torch.equal(maps[1].sign()[relevant], -w0.sign()[relevant])
+        for row in maps:
+            assert row.abs().argsort(descending=True).tolist() == [5, 0, 1, 2, 3, 4]
+
+
+def test_table_logits_fit_without_lime_warning_that_they_do_not_sum_to_1(rows, training_rows) -> None:
+    from lime import lime_tabular
+
+    from helpers.adapters import numpy_predictor
+
+    model = linear_table_model(table_weight())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        filters = list(warnings.filters)
+        lime_map(model, rows[:1], training_data=training_rows, output="logits", num_samples=50)
+        lime_map(model, rows[:1], training_data=training_rows, discretize=False, output="logits", num_samples=50)
+        assert warnings.filters == filters  # the helper's filter does not outlive the call
+    assert not [w for w in caught if "do not sum to 1" in str(w.message)]
+    # ...though lime_tabular itself warns on logits: the silence is the helper's doing
+    explainer = lime_tabular.LimeTabularExplainer(training_rows.numpy(), mode="classification", random_state=0)
+    predict_logits = numpy_predictor(model, output="logits", image_shape=None)
+    with pytest.warns(UserWarning, match="do not sum to 1"):
+        explainer.explain_instance(rows[0].numpy(), predict_logits, num_samples=50)
+
+
+def test_table_model_ignoring_its_input_gives_a_zero_map(rows, training_rows) -> None:
+    weight = torch.zeros(TABLE_CLASSES, FEATURES, dtype=torch.float64)
+    model = linear_table_model(weight, torch.arange(3.0, dtype=torch.float64))
+    for discretize in (True, False):
+        maps = lime_map(model, rows, training_data=training_rows, discretize=discretize, num_samples=50).maps
+        assert maps.abs().max() < 1e-10
+
+
+# --- targets and seeds --------------------------------------------------------
+
+
+def test_table_default_target_is_the_predicted_class(table_mlp, rows, training_rows) -> None:
+    with torch.no_grad():
+        predicted = table_mlp(rows).argmax(1)
+    assert predicted.tolist() == [2, 1, 2]  # not vacuous: two classes
+    default = lime_map(table_mlp, rows, training_data=training_rows, num_samples=100)
+    explicit = lime_map(table_mlp, rows, predicted, training_data=training_rows, num_samples=100)
+    assert torch.equal(default.maps, explicit.maps)
+
+
+def test_table_per_row_targets_equal_explaining_each_row_alone(table_mlp, rows, training_rows) -> None:
+    targets = [2, 0, 1]
+    kwargs = dict(training_data=training_rows, discretize=False, num_samples=100)
+    batch = lime_map(table_mlp, rows, targets, **kwargs)
+    for i, c in enumerate(targets):
+        alone = lime_map(table_mlp, rows[i : i + 1], c, **kwargs)
+        assert torch.equal(batch.maps[i], alone.maps[0])
+        assert batch.scores[i] == alone.scores[0]
+        other = lime_map(table_mlp, rows[i : i + 1], (c + 1) % TABLE_CLASSES, **kwargs)
+        assert not torch.allclose(other.maps[0], batch.maps[i])
+
+
+def test_table_target_out_of_range_is_a_value_error(table_mlp, rows, training_rows) -> None:
+    with pytest.raises(ValueError, match=r"target 3 is out of range.*0\.\.2"):
+        lime_map(table_mlp, rows, 3, training_data=training_rows, num_samples=50)
+
+
+@pytest.mark.parametrize("discretize", [True, False])
+def test_table_same_seed_same_maps_other_seed_other_maps(table_mlp, rows, training_rows, discretize) -> None:
+    kwargs = dict(training_data=training_rows, discretize=discretize, num_samples=100)
+    first = lime_map(table_mlp, rows, seed=3, **kwargs)
+    again = lime_map(table_mlp, rows, seed=3, **kwargs)
+    other = lime_map(table_mlp, rows, seed=4, **kwargs)
+    assert torch.equal(first.maps, again.maps) and np.array_equal(first.scores, again.scores)
+    assert not torch.equal(first.maps, other.maps)
+
+
+# --- side effects ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("setting", MODE_SETTINGS)
+def test_table_callers_model_tensors_and_random_states_are_untouched(rows, training_rows, setting) -> None:
+    model = dropout_net_in(setting, FEATURES, TABLE_CLASSES)
+    before = modes(model)
+    params = snapshot(model)
+    x = rows.float().clone().requires_grad_()
+    data = training_rows.float().clone()
+    torch.manual_seed(123)
+    np.random.seed(123)
+    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()
+    result = lime_map(model, x, training_data=data, num_samples=100)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert numpy_states_equal(np.random.get_state(), numpy_state)
+    assert_model_untouched(model, params, before)
+    assert torch.equal(x.detach(), rows.float()) and x.grad is None
+    assert torch.equal(data, training_rows.float())
+    # every forward pass ran in eval mode: dropout off, the same maps as the eval model's
+    in_eval = lime_map(dropout_net(FEATURES, TABLE_CLASSES).eval(), rows.float(), training_data=data, num_samples=100)
+    assert torch.equal(result.maps, in_eval.maps)
+
+
+def test_table_nothing_is_printed(table_mlp, rows, training_rows, capfd) -> None:
+    capfd.readouterr()
+    lime_map(table_mlp, rows[:1], training_data=training_rows, num_samples=50, output="logits")
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+
+
+# --- bad input ------------------------------------------------------------------
+
+
+def test_table_without_training_data_is_a_value_error_naming_training_data(table_mlp, rows) -> None:
+    with pytest.raises(ValueError, match=r"a table x \(N, F\) needs training_data \(M, F\)"):
+        lime_map(table_mlp, rows, num_samples=50)
+
+
+def test_training_data_with_images_is_a_value_error(trained_model, images) -> None:
+    with pytest.raises(ValueError, match=r"training_data applies to tables \(N, F\)"):
+        lime_map(trained_model, images[:1], training_data=torch.zeros(5, 784), num_samples=50)
+
+
+@pytest.mark.parametrize("shape", [(50, FEATURES - 1), (50, FEATURES + 1), (50, 1, FEATURES)])
+def test_training_data_of_another_width_is_a_value_error(table_mlp, rows, shape) -> None:
+    expected = rf"training_data must be \(M, F\) with F = {FEATURES} like x, got shape {re.escape(str(shape))}"
+    with pytest.raises(ValueError, match=expected):
+        lime_map(table_mlp, rows, training_data=torch.zeros(shape, dtype=torch.float64), num_samples=50)
+
+
+@pytest.mark.parametrize(
+    ("data", "error", "message"),
+    [
+        (np.zeros((50, FEATURES)), TypeError, r"torch\.from_numpy\(training_data\)"),
+        (torch.zeros(50, FEATURES, dtype=torch.long), TypeError, r"training_data\.float\(\)"),
+        (torch.zeros(FEATURES), ValueError, r"training_data\.unsqueeze\(0\)"),
+        (torch.zeros(0, FEATURES), ValueError, r"training_data is an empty batch"),
+    ],
+    ids=["numpy", "integer", "one-row-without-batch-dimension", "empty"],
+)
+def test_bad_training_data_is_an_error_naming_training_data(table_mlp, rows, data, error, message) -> None:
+    with pytest.raises(error, match=message):
+        lime_map(table_mlp, rows, training_data=data, num_samples=50)
+
+
+def test_segmentation_with_a_table_is_a_value_error(table_mlp, rows, training_rows) -> None:
+    with pytest.raises(ValueError, match="segmentation applies to images"):
+        lime_map(table_mlp, rows, training_data=training_rows, segmentation=GridSegmentation(4), num_samples=50)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("discretize", 1),
+        ("discretize", None),
+        ("discretize", "False"),
+        ("sample_around_instance", 0),
+        ("sample_around_instance", "yes"),
+    ],
+)
+def test_non_bool_table_flags_are_a_type_error(table_mlp, rows, training_rows, name, value) -> None:
+    with pytest.raises(TypeError, match=rf"{name} must be True or False, got {re.escape(repr(value))}"):
+        lime_map(table_mlp, rows, training_data=training_rows, num_samples=50, **{name: value})
+
+
+def test_one_row_without_batch_dimension_names_unsqueeze(table_mlp, rows, training_rows) -> None:
+    with pytest.raises(ValueError, match=r"x\.unsqueeze\(0\)"):
+        lime_map(table_mlp, rows[0], training_data=training_rows, num_samples=50)
+
+
+def test_a_table_given_to_an_image_model_is_a_value_error_naming_the_shape(trained_model) -> None:
+    with pytest.raises(ValueError, match=r"the model raised an error on x of shape \(2, 784\)"):
+        lime_map(trained_model, torch.zeros(2, 784), training_data=torch.zeros(5, 784), num_samples=SAMPLES)

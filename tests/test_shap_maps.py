@@ -1,14 +1,19 @@
-"""Tests of helpers.shap_maps.shap_map: DeepExplainer, GradientExplainer and KernelExplainer maps.
+"""Tests of helpers.shap_maps.shap_map: DeepExplainer, GradientExplainer and KernelExplainer maps,
+on image batches and on tables ``(N, F)``.
 
 Correctness is checked by local accuracy (a map sums to the target logit minus the base
-value), by closed forms on linear models, and by SHAP's own additivity check; the
-seed's ``F.relu`` model shows why SimpleCNN uses an ``nn.ReLU`` module. Few images,
-a small background and small ``nsamples`` keep the file fast.
+value), by closed forms on linear models, by SHAP's own additivity check and, on a
+five-feature table, by Shapley values computed from every coalition; the seed's ``F.relu``
+model shows why SimpleCNN uses an ``nn.ReLU`` module. Few inputs, a small background and
+small ``nsamples`` keep the file fast.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
+import math
+import re
 
 import numpy as np
 import pytest
@@ -17,9 +22,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from helpers.data import breast_cancer
+from helpers.models import TabularMLP
 from helpers.segmentation import grid_segments
 from helpers.shap_maps import METHODS, ShapResult, shap_map
-from side_effects import assert_model_untouched, assert_no_hooks, numpy_states_equal, snapshot
+from side_effects import (
+    MODE_SETTINGS,
+    assert_model_untouched,
+    assert_no_hooks,
+    dropout_net,
+    dropout_net_in,
+    modes,
+    numpy_states_equal,
+    snapshot,
+)
 
 ADDITIVITY = "do not sum up to the model's output"  # SHAP 0.51's additivity AssertionError
 
@@ -408,9 +424,10 @@ def test_kernel_needs_no_background(trained_model, images) -> None:
     shap_map(trained_model, images[:1], method="kernel", nsamples=30)
 
 
-@pytest.mark.parametrize("shape", [(4, 1, 14, 14), (4, 3, 28, 28), (4, 1, 28, 27)])
+@pytest.mark.parametrize("shape", [(4, 1, 14, 14), (4, 3, 28, 28), (4, 1, 28, 27), (4, 784)])
 def test_background_shape_mismatch_is_a_value_error(trained_model, images, shape) -> None:
-    with pytest.raises(ValueError, match=r"background images .* must match images \(1, 28, 28\)"):
+    expected = rf"background images {re.escape(str(shape[1:]))} must match x's \(1, 28, 28\)"
+    with pytest.raises(ValueError, match=expected):
         shap_map(trained_model, images, method="deep", background=torch.zeros(shape))
 
 
@@ -425,14 +442,27 @@ def test_bad_nsamples_is_a_value_error(trained_model, images, background, nsampl
         shap_map(trained_model, images, method="kernel", background=background, nsamples=nsamples)
 
 
-@pytest.mark.parametrize("shape", [(2, 3, 28, 28), (2, 28, 28), (2, 784)])
+@pytest.mark.parametrize("shape", [(2, 3, 28, 28), (2, 28, 28), (2, 1, 28, 28, 1)])
 def test_non_greyscale_images_are_a_value_error(trained_model, background, shape) -> None:
-    with pytest.raises(ValueError, match=r"greyscale batch \(N, 1, H, W\)"):
+    layouts = r"x must be a greyscale image batch \(N, 1, H, W\) or a table \(N, F\)"
+    expected = rf"{layouts}, got shape {re.escape(str(shape))}"
+    with pytest.raises(ValueError, match=expected):
         shap_map(trained_model, torch.zeros(shape), method="deep", background=background)
 
 
+def test_flattened_images_are_read_as_a_table_the_image_background_does_not_match(trained_model, background) -> None:
+    # (N, 784) is a valid table now: the error is the background's layout, not x's
+    with pytest.raises(ValueError, match=r"background rows \(1, 28, 28\) must match x's \(784,\)"):
+        shap_map(trained_model, torch.zeros(2, 784), method="deep", background=background)
+
+
+def test_single_image_without_batch_dimension_names_unsqueeze(trained_model, images, background) -> None:
+    with pytest.raises(ValueError, match=r"greyscale image batch \(N, 1, H, W\).*x\.unsqueeze\(0\)"):
+        shap_map(trained_model, images[0], method="deep", background=background)
+
+
 def test_numpy_images_are_a_type_error(trained_model, images, background) -> None:
-    with pytest.raises(TypeError, match=r"torch\.from_numpy\(images\)"):
+    with pytest.raises(TypeError, match=r"torch\.from_numpy\(x\)"):
         shap_map(trained_model, images.numpy(), method="deep", background=background)
 
 
@@ -450,3 +480,311 @@ def test_gradient_works_for_a_float64_model(trained_model, images, background) -
     model = copy.deepcopy(trained_model).double()
     result = shap_map(model, images.double(), method="gradient", background=background.double(), nsamples=10)
     assert result.maps.dtype == torch.float64
+
+
+# ---------------------------------------------------------------------------
+# Tables (N, F): one SHAP value per feature, hidden features taken from the background
+# ---------------------------------------------------------------------------
+
+FEATURES = 5  # 2**5 = 32 coalitions: KernelSHAP can enumerate them all
+TABLE_CLASSES = 3
+COALITIONS = 2**FEATURES
+
+
+@pytest.fixture(scope="module")
+def rows() -> torch.Tensor:
+    """Four float64 rows to explain ``(4, 5)``."""
+    return torch.randn(4, FEATURES, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+
+
+@pytest.fixture(scope="module")
+def table_background() -> torch.Tensor:
+    """Seven float64 background rows ``(7, 5)``, shifted so that their mean is not 0."""
+    return 0.5 + torch.randn(7, FEATURES, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+
+
+@pytest.fixture(scope="module")
+def table_mlp() -> nn.Module:
+    """A seeded, untrained float64 ``TabularMLP(5, classes=3, hidden=8)``: nonlinear, so local accuracy
+    and exact Shapley values are real checks. Seed 5: it predicts classes 0, 0, 1, 1 for the rows."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(5)
+        return TabularMLP(FEATURES, classes=TABLE_CLASSES, hidden=8).double().eval()
+
+
+def linear_table_model(seed: int = 0, dtype: torch.dtype = torch.float64) -> nn.Linear:
+    """``Linear(5, 3)`` with seeded weights and biases."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        layer = nn.Linear(FEATURES, TABLE_CLASSES)
+    with torch.no_grad():
+        layer.weight.copy_(torch.randn(TABLE_CLASSES, FEATURES, generator=generator))
+        layer.bias.copy_(torch.randn(TABLE_CLASSES, generator=generator))
+    return layer.to(dtype)
+
+
+def table_local_accuracy_error(model: nn.Module, x: torch.Tensor, classes, result: ShapResult) -> torch.Tensor:
+    """``|sum(values) - (logit_target(x) - base)|`` per row, in float64."""
+    with torch.no_grad():
+        out = model(x).double()
+    target = out[torch.arange(len(x)), torch.as_tensor(classes)]
+    return (result.maps.double().sum(dim=1) - (target - torch.from_numpy(result.base_values))).abs()
+
+
+def exact_shapley_values(model: nn.Module, row: torch.Tensor, label: int, background: torch.Tensor) -> torch.Tensor:
+    """Shapley values of ``v(S) = mean over background rows b of logit_label(row on S, b elsewhere)``,
+    by enumerating every coalition: what KernelSHAP estimates, and gets exactly when it enumerates too."""
+    features = len(row)
+
+    def value(coalition: tuple[int, ...]) -> float:
+        mixed = background.clone()
+        mixed[:, list(coalition)] = row[list(coalition)]
+        with torch.no_grad():
+            return model(mixed)[:, label].double().mean().item()
+
+    phi = torch.zeros(features, dtype=torch.float64)
+    for j in range(features):
+        others = [k for k in range(features) if k != j]
+        for size in range(features):
+            share = math.factorial(size) * math.factorial(features - size - 1) / math.factorial(features)
+            for coalition in itertools.combinations(others, size):
+                phi[j] += share * (value(coalition + (j,)) - value(coalition))
+    return phi
+
+
+# --- shape and layout -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_table_result_has_one_value_per_feature(table_mlp, rows, table_background, method) -> None:
+    model = copy.deepcopy(table_mlp).float()
+    x = rows.float()
+    result = shap_map(model, x, method=method, background=table_background.float(), nsamples=40)
+    assert isinstance(result, ShapResult)
+    assert result.maps.shape == (4, FEATURES)
+    assert result.maps.dtype == torch.float32 and result.maps.device == x.device
+    assert not result.maps.requires_grad
+    assert torch.isfinite(result.maps).all() and (result.maps.abs().amax(dim=1) > 0).all()
+    assert isinstance(result.base_values, np.ndarray)
+    assert result.base_values.shape == (4,) and result.base_values.dtype == np.float64
+
+
+# --- local accuracy and exact Shapley values ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "nsamples", "tolerance"),
+    [
+        ("deep", 1, 1e-12),
+        # 1e-7, not 1e-12: KernelSHAP's model calls see the rows rounded to float32
+        ("kernel", COALITIONS, 1e-7),
+        ("kernel", 12, 1e-7),  # sampling 12 of 30 coalitions: still exactly additive
+    ],
+    ids=["deep", "kernel-every-coalition", "kernel-sampled"],
+)
+def test_table_local_accuracy_for_deep_and_kernel(
+    table_mlp, rows, table_background, method, nsamples, tolerance
+) -> None:
+    targets = [0, 1, 2, 1]
+    result = shap_map(table_mlp, rows, targets, method=method, background=table_background, nsamples=nsamples)
+    assert result.maps.dtype == torch.float64
+    assert table_local_accuracy_error(table_mlp, rows, targets, result).max() < tolerance
+
+
+def test_table_gradient_local_accuracy_improves_with_nsamples(table_mlp, rows, table_background) -> None:
+    targets = [0, 1, 2, 1]
+    errors = {}
+    for nsamples in (20, 2000):
+        result = shap_map(table_mlp, rows, targets, method="gradient", background=table_background, nsamples=nsamples)
+        errors[nsamples] = table_local_accuracy_error(table_mlp, rows, targets, result).median().item()
+    assert errors[2000] < 0.5 * errors[20]  # Monte Carlo error ~ 1/sqrt(nsamples)
+    assert errors[2000] < 0.005
+
+
+def test_table_kernel_with_every_coalition_gives_the_exact_shapley_values(table_mlp, rows, table_background) -> None:
+    targets = [0, 1, 2, 1]
+    result = shap_map(table_mlp, rows, targets, method="kernel", background=table_background, nsamples=COALITIONS)
+    for i, c in enumerate(targets):
+        expected = exact_shapley_values(table_mlp, rows[i], c, table_background)
+        torch.testing.assert_close(result.maps[i], expected, atol=1e-7, rtol=0)
+
+
+def test_table_kernel_with_every_coalition_does_not_depend_on_the_seed(table_mlp, rows, table_background) -> None:
+    first = shap_map(table_mlp, rows, method="kernel", background=table_background, nsamples=COALITIONS, seed=3)
+    other = shap_map(table_mlp, rows, method="kernel", background=table_background, nsamples=COALITIONS, seed=4)
+    assert torch.equal(first.maps, other.maps)
+
+
+# kernel: 1e-6, not 1e-12, as for images: the rows are rounded to float32 on the way to the float64 model
+@pytest.mark.parametrize(("method", "tolerance"), [("deep", 1e-12), ("kernel", 1e-6)])
+def test_table_linear_model_values_are_weight_times_difference_from_mean_background(
+    rows, table_background, method, tolerance
+) -> None:
+    """For f(x) = W x + b every feature's SHAP value is ``W[c, j] * (x_j - mean_b b_j)``."""
+    model = linear_table_model()
+    targets = [2, 0, 1, 2]
+    result = shap_map(model, rows, targets, method=method, background=table_background, nsamples=COALITIONS)
+    expected = model.weight.detach()[targets] * (rows - table_background.mean(dim=0))
+    torch.testing.assert_close(result.maps, expected, atol=tolerance, rtol=0)
+
+
+def test_table_gradient_on_a_linear_model_with_a_constant_background_is_exact(rows) -> None:
+    model = linear_table_model()
+    targets = [2, 0, 1, 2]
+    background = torch.full((3, FEATURES), 0.25, dtype=torch.float64)
+    result = shap_map(model, rows, targets, method="gradient", background=background, nsamples=10)
+    expected = model.weight.detach()[targets] * (rows - 0.25)
+    torch.testing.assert_close(result.maps, expected, atol=1e-12, rtol=0)
+
+
+def test_table_gradient_on_a_linear_model_is_close_to_weight_times_difference_from_mean_background(
+    rows, table_background
+) -> None:
+    # expected gradients average W (x - b) over sampled background rows b: exact in expectation only
+    model = linear_table_model()
+    targets = [2, 0, 1, 2]
+    result = shap_map(model, rows, targets, method="gradient", background=table_background, nsamples=1000)
+    expected = model.weight.detach()[targets] * (rows - table_background.mean(dim=0))
+    assert (result.maps - expected).abs().max() < 0.05 * expected.abs().max()
+
+
+def test_table_deep_on_the_mlp_is_not_the_exact_shapley_value(table_mlp, rows, table_background) -> None:
+    # DeepLIFT's rules are exact for linear models only: on the MLP the two methods really differ
+    targets = [0, 1, 2, 1]
+    deep = shap_map(table_mlp, rows, targets, method="deep", background=table_background)
+    kernel = shap_map(table_mlp, rows, targets, method="kernel", background=table_background, nsamples=COALITIONS)
+    assert (deep.maps - kernel.maps).abs().max() > 1e-3
+    np.testing.assert_allclose(deep.base_values, kernel.base_values, atol=1e-12)
+
+
+def test_breast_cancer_rows_are_locally_accurate_for_deep_and_kernel() -> None:
+    table = breast_cancer()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = TabularMLP(table.x_train.shape[1]).double().eval()
+    x, background = table.x_test[:2], table.x_train[:10]
+    with torch.no_grad():
+        predicted = model(x).argmax(1)
+    for method, tolerance in (("deep", 1e-12), ("kernel", 1e-7)):
+        result = shap_map(model, x, method=method, background=background, nsamples=2 * 30 + 2048)
+        assert result.maps.shape == (2, 30)
+        assert table_local_accuracy_error(model, x, predicted, result).max() < tolerance
+
+
+# --- targets and base values --------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_table_base_value_is_the_mean_background_logit_of_the_target(table_mlp, rows, table_background, method) -> None:
+    targets = [1, 1, 2, 0]
+    result = shap_map(table_mlp, rows, targets, method=method, background=table_background, nsamples=20)
+    with torch.no_grad():
+        mean = table_mlp(table_background).mean(dim=0)
+    np.testing.assert_allclose(result.base_values, mean[targets].numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["deep", "kernel"])
+def test_table_each_class_gets_its_own_map_adding_up_to_its_own_logit(
+    table_mlp, rows, table_background, method
+) -> None:
+    maps = {}
+    for c in (0, 1):
+        result = shap_map(table_mlp, rows, c, method=method, background=table_background, nsamples=COALITIONS)
+        assert table_local_accuracy_error(table_mlp, rows, [c] * 4, result).max() < 1e-7
+        maps[c] = result.maps
+    assert (maps[0] - maps[1]).abs().amax(dim=1).min() > 1e-3  # every row's two maps differ
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_table_per_row_targets_equal_explaining_each_row_alone(table_mlp, rows, table_background, method) -> None:
+    targets = [2, 0, 1]  # distinct, so that each row is explained on its own logit
+    batch = shap_map(table_mlp, rows[:3], targets, method=method, background=table_background, nsamples=COALITIONS)
+    for i, c in enumerate(targets):
+        alone = shap_map(table_mlp, rows[i : i + 1], c, method=method, background=table_background, nsamples=COALITIONS)
+        torch.testing.assert_close(batch.maps[i], alone.maps[0], atol=1e-12, rtol=0)
+        assert batch.base_values[i] == pytest.approx(alone.base_values[0], abs=1e-12)
+
+
+def test_table_default_target_is_the_predicted_class(table_mlp, rows, table_background) -> None:
+    with torch.no_grad():
+        predicted = table_mlp(rows).argmax(1)
+    assert predicted.tolist() == [0, 0, 1, 1]  # not vacuous: two classes, each for two rows
+    default = shap_map(table_mlp, rows, method="deep", background=table_background)
+    explicit = shap_map(table_mlp, rows, predicted, method="deep", background=table_background)
+    assert torch.equal(default.maps, explicit.maps)
+
+
+# --- seeds ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("method", "nsamples"), [("gradient", 20), ("kernel", 12)])
+def test_table_same_seed_same_values_other_seed_other_values(
+    table_mlp, rows, table_background, method, nsamples
+) -> None:
+    kwargs = dict(method=method, background=table_background, nsamples=nsamples)
+    first = shap_map(table_mlp, rows, seed=3, **kwargs)
+    again = shap_map(table_mlp, rows, seed=3, **kwargs)
+    other = shap_map(table_mlp, rows, seed=4, **kwargs)
+    assert torch.equal(first.maps, again.maps)
+    assert not torch.equal(first.maps, other.maps)
+
+
+# --- side effects ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("setting", MODE_SETTINGS)
+@pytest.mark.parametrize("method", METHODS)
+def test_table_callers_model_tensors_and_random_states_are_untouched(rows, table_background, method, setting) -> None:
+    model = dropout_net_in(setting, FEATURES, TABLE_CLASSES)
+    before = modes(model)
+    params = snapshot(model)
+    x = rows.float().clone().requires_grad_()
+    bg = table_background.float().clone()
+    torch.manual_seed(321)
+    np.random.seed(321)
+    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()
+    result = shap_map(model, x, method=method, background=bg, nsamples=20)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert numpy_states_equal(np.random.get_state(), numpy_state)
+    assert_model_untouched(model, params, before)
+    assert torch.equal(x.detach(), rows.float()) and x.grad is None
+    assert torch.equal(bg, table_background.float())
+    assert not result.maps.requires_grad
+    # explained in eval mode: dropout off, the same values as the eval model's
+    eval_model = dropout_net(FEATURES, TABLE_CLASSES).eval()
+    in_eval = shap_map(eval_model, rows.float(), method=method, background=bg, nsamples=20)
+    assert torch.equal(result.maps, in_eval.maps)
+
+
+# --- bad input ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_table_without_background_is_a_value_error_naming_the_table_layout(table_mlp, rows, method) -> None:
+    # kernel too: on a table, hidden features take background values (no fill, as for images)
+    expected = rf"method '{method}' needs a background batch \(B, F\), e.g. 100 training rows"
+    with pytest.raises(ValueError, match=expected):
+        shap_map(table_mlp, rows, method=method)
+
+
+@pytest.mark.parametrize("shape", [(7, FEATURES - 1), (7, FEATURES + 1), (7, 1, FEATURES)])
+@pytest.mark.parametrize("method", METHODS)
+def test_table_background_of_another_width_is_a_value_error(table_mlp, rows, shape, method) -> None:
+    expected = rf"background rows {re.escape(str(shape[1:]))} must match x's \({FEATURES},\)"
+    with pytest.raises(ValueError, match=expected):
+        shap_map(table_mlp, rows, method=method, background=torch.zeros(shape, dtype=torch.float64))
+
+
+def test_table_target_out_of_range_is_a_value_error(table_mlp, rows, table_background) -> None:
+    with pytest.raises(ValueError, match=r"target 3 is out of range.*0\.\.2"):
+        shap_map(table_mlp, rows, 3, method="deep", background=table_background)
+
+
+def test_one_row_without_batch_dimension_names_unsqueeze(table_mlp, rows, table_background) -> None:
+    with pytest.raises(ValueError, match=r"x\.unsqueeze\(0\)"):
+        shap_map(table_mlp, rows[0], method="deep", background=table_background)
+
+
+def test_a_table_given_to_an_image_model_is_a_value_error_naming_the_shape(trained_model) -> None:
+    with pytest.raises(ValueError, match=r"the model raised an error on x of shape \(2, 784\)"):
+        shap_map(trained_model, torch.zeros(2, 784), method="kernel", background=torch.zeros(5, 784), nsamples=10)
