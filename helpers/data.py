@@ -1,4 +1,4 @@
-"""Offline MNIST: the four files shipped in ``data/``, prepared for torchvision.
+"""Offline data: MNIST from the four files shipped in ``data/``, and a table that ships with scikit-learn.
 
 ``data/`` holds the gzip files. :func:`prepare_mnist` decompresses them into
 ``data/MNIST/raw/`` and checks each against the well-known MD5 sum of the
@@ -12,6 +12,11 @@ import gzip
 import hashlib
 import shutil
 from pathlib import Path
+from typing import NamedTuple
+
+import torch
+from sklearn.datasets import load_breast_cancer
+from sklearn.model_selection import train_test_split
 
 from torchvision import datasets, transforms
 
@@ -91,3 +96,43 @@ def mnist(train: bool = False, root: str | Path = DATA_DIR) -> datasets.MNIST:
         raise TypeError(f"train must be True or False, got {train!r}")
     prepare_mnist(root)
     return datasets.MNIST(root=str(root), train=train, download=False, transform=transforms.ToTensor())
+
+
+class Table(NamedTuple):
+    """A standardised, split table. ``x_*``: ``(N, F)`` float64, each feature with the training
+    split's mean 0 and standard deviation 1; ``y_*``: ``(N,)`` long class indices;
+    ``mean``, ``std``: ``(F,)`` raw-unit statistics, so ``raw = x * std + mean``."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
+    feature_names: list[str]
+    class_names: list[str]
+
+
+def breast_cancer(test_size: float = 0.25, seed: int = 0) -> Table:
+    """The Wisconsin diagnostic breast-cancer table (569 tumours, 30 features, classes
+    ``malignant`` = 0 and ``benign`` = 1), read from the copy inside scikit-learn: no download.
+
+    Split stratified by class (``seed`` seeds the split), then standardised with the
+    training split's statistics only. Float64 keeps small models' results identical
+    across thread counts.
+    """
+    if isinstance(test_size, bool) or not isinstance(test_size, float) or not 0 < test_size < 1:
+        raise ValueError(f"test_size must be a float between 0 and 1 (the held-out fraction), got {test_size!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int (it seeds the split), got {seed!r}.")
+    bunch = load_breast_cancer()
+    x_train, x_test, y_train, y_test = train_test_split(
+        bunch.data, bunch.target, test_size=test_size, random_state=seed, stratify=bunch.target
+    )
+    x_train, x_test = torch.from_numpy(x_train), torch.from_numpy(x_test)
+    mean, std = x_train.mean(dim=0), x_train.std(dim=0)
+    return Table(
+        (x_train - mean) / std, torch.from_numpy(y_train).long(),
+        (x_test - mean) / std, torch.from_numpy(y_test).long(),
+        mean, std, [str(name) for name in bunch.feature_names], [str(name) for name in bunch.target_names],
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from pathlib import Path
 
 import torch
@@ -45,6 +46,28 @@ class SimpleCNN(nn.Module):
         x = self.relu(self.conv1(x))
         x = x.flatten(1)
         return self.fc1(x)
+
+
+class TabularMLP(nn.Module):
+    """A small multilayer perceptron for a table: linear, ReLU, linear, ReLU, linear.
+
+    Input ``(N, features)`` (standardised), output logits ``(N, classes)``. Each ReLU is an
+    ``nn.ReLU`` module, as SHAP's DeepExplainer needs (see :class:`SimpleCNN`).
+    """
+
+    def __init__(self, features: int, classes: int = 2, hidden: int = 16) -> None:
+        super().__init__()
+        for name, value in (("features", features), ("classes", classes), ("hidden", hidden)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}.")
+        features, classes, hidden = int(features), int(classes), int(hidden)
+        self.layers = nn.Sequential(
+            nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, classes)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, features)`` rows to ``(N, classes)`` logits."""
+        return self.layers(x)
 
 
 def _check_dataset(dataset: object) -> Dataset:

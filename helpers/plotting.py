@@ -1,4 +1,4 @@
-"""Figures for attribution maps: one explanation as original | map | overlay, or a grid."""
+"""Figures for attributions: one explanation as original | map | overlay, a grid of maps, or feature bars."""
 
 from __future__ import annotations
 
@@ -121,3 +121,40 @@ def show_grid(
         figure.colorbar(drawn, ax=axes[row, :], shrink=0.9, label="fraction of max")
     figure.suptitle(title)
     return figure
+
+
+def plot_feature_bars(
+    ax: Axes,
+    values: torch.Tensor | np.ndarray,
+    feature_names: Sequence[str],
+    *,
+    top: int = 10,
+    order: Sequence[int] | np.ndarray | None = None,
+    xlabel: str = "attribution",
+) -> np.ndarray:
+    """Horizontal bars for one attribution per feature, ``values`` of shape ``(F,)``.
+
+    Shows the ``top`` features by ``|value|``, largest at the top (or the features listed in
+    ``order``, e.g. another method's top features, for a like-for-like comparison). Bars that
+    raise the score are red, bars that lower it blue, as in signed maps. Returns the indices shown.
+    """
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().numpy()
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 1 or len(values) != len(feature_names):
+        raise ValueError(
+            f"values must have shape (F,) with F = len(feature_names) = {len(feature_names)}, got {values.shape}; "
+            "pick one row of a batch, e.g. maps[0]."
+        )
+    if order is None:
+        if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+            raise ValueError(f"top must be a positive int, got {top!r}.")
+        order = np.argsort(-np.abs(values), kind="stable")[:top]
+    shown = np.asarray(order, dtype=int)
+    colours = [plt.get_cmap(SIGNED_CMAP)(0.85 if v >= 0 else 0.15) for v in values[shown]]
+    positions = np.arange(len(shown))[::-1]
+    ax.barh(positions, values[shown], color=colours)
+    ax.set_yticks(positions, [feature_names[i] for i in shown])
+    ax.axvline(0.0, color="black", linewidth=0.8)
+    ax.set_xlabel(xlabel)
+    return shown

@@ -1,14 +1,18 @@
-"""helpers.data: offline MNIST, checksums, clear errors, and the seed's own loader call."""
+"""helpers.data: offline MNIST, checksums, clear errors, the seed's own loader call, and the
+breast-cancer table."""
 
 import gzip
 import shutil
+import socket
 import urllib.request
 
+import numpy as np
 import pytest
 import torch
+from sklearn.datasets import load_breast_cancer
 from torchvision import datasets, transforms
 
-from helpers.data import DATA_DIR, MNIST_MD5, mnist, prepare_mnist
+from helpers.data import DATA_DIR, MNIST_MD5, Table, breast_cancer, mnist, prepare_mnist
 
 
 @pytest.fixture
@@ -80,3 +84,104 @@ def test_damaged_decompressed_file_is_rebuilt(data_copy):
 def test_train_must_be_a_bool():
     with pytest.raises(TypeError, match="train must be True or False"):
         mnist(train="yes")
+
+
+# --- breast_cancer: the Wisconsin table shipped inside scikit-learn -----------------------------
+
+@pytest.fixture(scope="module")
+def table():
+    return breast_cancer()
+
+
+def _raw_rows(table):
+    """All rows, train then test, back in raw units, with their labels."""
+    x = torch.cat([table.x_train, table.x_test]) * table.std + table.mean
+    return x, torch.cat([table.y_train, table.y_test])
+
+
+def test_breast_cancer_shapes_dtypes_and_names(table):
+    assert isinstance(table, Table)
+    assert table.x_train.shape == (426, 30) and table.x_test.shape == (143, 30)
+    assert table.y_train.shape == (426,) and table.y_test.shape == (143,)
+    assert table.mean.shape == (30,) and table.std.shape == (30,)
+    for x in (table.x_train, table.x_test, table.mean, table.std):
+        assert x.dtype == torch.float64
+    for y in (table.y_train, table.y_test):
+        assert y.dtype == torch.long
+        assert set(y.tolist()) == {0, 1}
+    assert table.class_names == ["malignant", "benign"]
+    assert all(type(name) is str for name in table.class_names + table.feature_names)
+    assert len(table.feature_names) == 30 and len(set(table.feature_names)) == 30
+    assert table.feature_names[0] == "mean radius" and table.feature_names[-1] == "worst fractal dimension"
+
+
+def test_breast_cancer_is_standardised_with_the_training_split_only(table):
+    assert table.x_train.mean(dim=0).abs().max() < 1e-12
+    assert (table.x_train.std(dim=0) - 1).abs().max() < 1e-12
+    # Statistics computed on all rows, or on the test split itself, would make these (close to) exact.
+    assert table.x_test.mean(dim=0).abs().max() > 1e-3
+    assert (table.x_test.std(dim=0) - 1).abs().max() > 1e-3
+    raw_train = table.x_train * table.std + table.mean
+    assert torch.allclose(raw_train.mean(dim=0), table.mean, rtol=1e-12, atol=0)
+    assert torch.allclose(raw_train.std(dim=0), table.std, rtol=1e-12, atol=0)
+    assert (table.std > 0).all()
+
+
+def test_breast_cancer_rows_are_scikit_learns_each_once_with_its_label(table):
+    bunch = load_breast_cancer()
+    reference, target = torch.from_numpy(bunch.data), torch.from_numpy(bunch.target).long()
+    x, y = _raw_rows(table)
+    nearest = torch.cdist(x, reference).argmin(dim=1)
+    # Every row is one of the 569, none twice, so train and test are disjoint and cover them all.
+    assert sorted(nearest.tolist()) == list(range(569))
+    assert torch.allclose(x, reference[nearest], rtol=1e-12, atol=1e-12)
+    assert torch.equal(y, target[nearest]), "a row lost its label"
+
+
+@pytest.mark.parametrize("test_size, seed", [(0.25, 0), (0.2, 1), (0.5, 7)])
+def test_breast_cancer_split_size_and_stratification(test_size, seed):
+    table = breast_cancer(test_size=test_size, seed=seed)
+    n_test = len(table.y_test)
+    assert n_test == int(np.ceil(test_size * 569)) and len(table.y_train) == 569 - n_test
+    for label, total in ((0, 212), (1, 357)):
+        # Each class's share of the test split is its share of the table, to within one row.
+        assert abs(int((table.y_test == label).sum()) - total * n_test / 569) <= 1
+
+
+def test_breast_cancer_same_seed_same_split_other_seed_other_split(table):
+    again, other = breast_cancer(seed=0), breast_cancer(seed=1)
+    for a, b in zip(table, again):
+        assert torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b
+    assert not torch.equal(table.mean, other.mean), "seed 1 drew the same training rows as seed 0"
+
+
+def test_breast_cancer_does_not_touch_the_network(monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("breast_cancer tried to reach the network")
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    assert breast_cancer().x_train.shape == (426, 30)
+
+
+def test_breast_cancer_does_not_touch_the_global_rngs():
+    torch_state, numpy_state = torch.random.get_rng_state(), np.random.get_state()
+    breast_cancer(seed=3)
+    assert torch.equal(torch.random.get_rng_state(), torch_state)
+    after = np.random.get_state()
+    assert after[0] == numpy_state[0] and np.array_equal(after[1], numpy_state[1]) and after[2:] == numpy_state[2:]
+
+
+@pytest.mark.parametrize("test_size", [0, 1, 100, 0.0, 1.0, 1.5, -0.1, True, "0.2", None])
+def test_breast_cancer_rejects_a_bad_test_size(test_size):
+    # The helper's own message: scikit-learn's errors for 1 or 1.0 also name test_size, and it
+    # would take the int 100 as a number of rows.
+    with pytest.raises(ValueError, match="test_size must be a float between 0 and 1"):
+        breast_cancer(test_size=test_size)
+
+
+@pytest.mark.parametrize("seed", [None, -1, 1.5, True, "0"])
+def test_breast_cancer_rejects_a_bad_seed(seed):
+    with pytest.raises(ValueError, match="seed must be a non-negative int"):
+        breast_cancer(seed=seed)

@@ -1,13 +1,20 @@
-"""helpers.models: the seed's architecture, training, the shipped weights."""
+"""helpers.models: the seed's architecture, training, the shipped weights, the tabular MLP."""
 
+import contextlib
+import copy
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 import pytest
 from torch import nn
+from torch.utils.data import TensorDataset
 
+from helpers.data import breast_cancer
 from helpers.models import (
     PRETRAINED_PATH,
     SimpleCNN,
+    TabularMLP,
     _as_tensors,
     accuracy,
     load_pretrained,
@@ -146,3 +153,111 @@ def test_load_pretrained_does_not_touch_the_global_rng():
     state = torch.random.get_rng_state()
     load_pretrained()
     assert torch.equal(torch.random.get_rng_state(), state)
+
+
+# --- TabularMLP ------------------------------------------------------------------------------------
+
+
+def test_tabular_mlp_shapes():
+    torch.manual_seed(0)
+    model = TabularMLP(5, classes=3, hidden=7)
+    shapes = [tuple(p.shape) for p in model.parameters()]
+    assert shapes == [(7, 5), (7,), (7, 7), (7,), (3, 7), (3,)]
+    assert model(torch.randn(4, 5)).shape == (4, 3)
+    assert TabularMLP(30)(torch.randn(2, 30)).shape == (2, 2)  # defaults: two classes, 16 hidden
+    assert sum(p.numel() for p in TabularMLP(30).parameters()) == 30 * 16 + 16 + 16 * 16 + 16 + 16 * 2 + 2
+
+
+def _linear_layers_and_relus(model):
+    layers = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
+    return layers, relus
+
+
+def _swap_relus_for_identity(model):
+    for parent in list(model.modules()):
+        for name, child in parent.named_children():
+            if isinstance(child, nn.ReLU):
+                setattr(parent, name, nn.Identity())
+
+
+def test_tabular_mlp_activations_are_relu_modules_and_nothing_else():
+    """DeepExplainer replaces the gradient only at nn.ReLU modules, and stores each module's last
+    input on the module itself: a functional relu, or one ReLU module used twice, breaks it."""
+    torch.manual_seed(0)
+    model = TabularMLP(6, classes=3, hidden=8).double()
+    (first, second, third), relus = _linear_layers_and_relus(model)
+    assert len(relus) == 2 and relus[0] is not relus[1]
+    assert not any(relu.inplace for relu in relus)
+    x = torch.randn(64, 6, dtype=torch.float64)
+    with torch.no_grad():
+        assert torch.equal(model(x), third(torch.relu(second(torch.relu(first(x))))))
+        _swap_relus_for_identity(model)
+        # With the modules gone the network must be exactly affine: any other non-linearity
+        # (a functional relu in forward, say) would show on these random rows.
+        assert torch.allclose(model(x), third(second(first(x))), rtol=1e-12, atol=1e-12)
+        assert not torch.allclose(model(x), third(torch.relu(second(torch.relu(first(x))))))
+
+
+@pytest.mark.parametrize("name", ["features", "classes", "hidden"])
+@pytest.mark.parametrize("value", [0, -1, 2.5, True, "3", None])
+def test_tabular_mlp_rejects_bad_sizes(name, value):
+    kwargs = {"features": 4, "classes": 2, "hidden": 3, name: value}
+    with pytest.raises(ValueError, match=f"{name} must be a positive int"):
+        TabularMLP(**kwargs)
+
+
+@contextlib.contextmanager
+def _one_thread():
+    """Train on one thread: on a busy two-core machine two threads can be twenty times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_reference_mlp(table):
+    """The notebook's recipe."""
+    with _one_thread():
+        torch.manual_seed(0)
+        model = TabularMLP(30).double()
+        data = TensorDataset(table.x_train, table.y_train)
+        losses = train(model, data, epochs=30, seed=0, batch_size=32, progress=False)
+    return model, losses
+
+
+@pytest.fixture(scope="module")
+def table():
+    return breast_cancer()
+
+
+@pytest.fixture(scope="module")
+def trained_mlp(table):
+    return _train_reference_mlp(table)
+
+
+def test_tabular_mlp_learns_the_breast_cancer_table(table, trained_mlp):
+    model, losses = trained_mlp
+    assert len(losses) == 30 and losses[-1] < 0.2 < losses[0]
+    assert all(p.dtype == torch.float64 for p in model.parameters())
+    assert accuracy(model, TensorDataset(table.x_test, table.y_test)) >= 0.93
+
+
+def test_tabular_mlp_training_is_bit_identical_when_repeated(table, trained_mlp):
+    model, losses = trained_mlp
+    again, losses_again = _train_reference_mlp(table)
+    assert losses_again == losses
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+
+
+def test_tabular_mlp_passes_deep_explainers_additivity_check(table, trained_mlp):
+    shap = pytest.importorskip("shap")
+    model = copy.deepcopy(trained_mlp[0]).eval()
+    background, rows = table.x_train[:50], table.x_test[:4]
+    values = np.asarray(shap.DeepExplainer(model, background).shap_values(rows, check_additivity=True))
+    assert values.shape == (4, 30, 2)
+    with torch.no_grad():
+        expected = (model(rows) - model(background).mean(dim=0)).numpy()
+    np.testing.assert_allclose(values.sum(axis=1), expected, rtol=1e-6, atol=1e-8)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.plotting import MAP_CMAP, SIGNED_CMAP, plot_map, show_explanation, show_grid, to_image
+from helpers.plotting import MAP_CMAP, SIGNED_CMAP, plot_feature_bars, plot_map, show_explanation, show_grid, to_image
 
 
 @pytest.fixture(autouse=True)
@@ -58,3 +58,45 @@ def test_show_grid_normalises_each_map_and_checks_lengths():
         show_grid(images, {"saliency": maps[:2]}, title="grid")
     with pytest.raises(ValueError, match="column_titles"):
         show_grid(images, {"saliency": maps}, title="grid", column_titles=["a"])
+
+
+# ---------------------------------------------------------------------------
+# plot_feature_bars
+# ---------------------------------------------------------------------------
+
+FEATURES = ["a", "b", "c", "d", "e"]
+
+
+def test_feature_bars_show_the_top_features_by_magnitude_largest_first():
+    fig, ax = plt.subplots()
+    shown = plot_feature_bars(ax, torch.tensor([0.1, -3.0, 2.0, 0.0, -0.5]), FEATURES, top=3, xlabel="weight")
+    assert list(shown) == [1, 2, 4]
+    bars = sorted(ax.patches, key=lambda bar: -bar.get_y())          # top of the chart first
+    assert [bar.get_width() for bar in bars] == [-3.0, 2.0, -0.5]
+    ticks = sorted(zip(ax.get_yticks(), [label.get_text() for label in ax.get_yticklabels()]), reverse=True)
+    assert [text for _, text in ticks] == ["b", "c", "e"]                # each bar labelled with its feature
+    assert ax.get_xlabel() == "weight"
+
+
+def test_feature_bars_colour_by_sign_and_follow_a_given_order():
+    fig, ax = plt.subplots()
+    shown = plot_feature_bars(ax, np.array([1.0, -1.0, 2.0, 0.5, -0.1]), FEATURES, order=[3, 0, 1])
+    assert list(shown) == [3, 0, 1]
+    bars = sorted(ax.patches, key=lambda bar: -bar.get_y())
+    assert [bar.get_width() for bar in bars] == [0.5, 1.0, -1.0]
+    red, blue = bars[0].get_facecolor(), bars[2].get_facecolor()
+    assert red[0] > red[2] and blue[2] > blue[0]                    # raising the score is red, lowering it blue
+
+
+@pytest.mark.parametrize("values", [np.zeros((2, 5)), np.zeros(4)])
+def test_feature_bars_reject_values_that_are_not_one_per_feature(values):
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match=r"shape \(F,\) with F = len\(feature_names\) = 5"):
+        plot_feature_bars(ax, values, FEATURES)
+
+
+@pytest.mark.parametrize("top", [0, -1, 2.5, True])
+def test_feature_bars_reject_a_bad_top(top):
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match="top must be a positive int"):
+        plot_feature_bars(ax, np.ones(5), FEATURES, top=top)
