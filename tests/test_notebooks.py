@@ -103,3 +103,23 @@ def test_nbval_markers_are_spelled_so_nbval_sees_them(notebook):
 def test_every_notebook_has_a_self_check(notebook):
     _, nb = notebook
     assert any("assert " in "".join(c["source"]) for c in code_cells(nb))
+
+
+def test_solutions_are_collapsed_until_revealed(notebook):
+    """Between the first "### Solution" heading and "## Summary", every cell but the headings is a
+    solution: tagged, its source (and a code cell's output) collapsed in JupyterLab; nbval still runs it."""
+    path, nb = notebook
+    cells = nb["cells"]
+    first = next(i for i, c in enumerate(cells) if "".join(c["source"]).startswith("### Solution"))
+    end = next(i for i, c in enumerate(cells) if "".join(c["source"]).startswith("## Summary"))
+    solutions = [c for c in cells[first:end] if not re.fullmatch(r"### Solution \d+", "".join(c["source"]).strip())]
+    assert any(c["cell_type"] == "code" for c in solutions), "the solutions should be runnable code"
+    for cell in cells:
+        is_solution = any(cell is c for c in solutions)
+        assert ("solution" in cell["metadata"].get("tags", [])) == is_solution, "".join(cell["source"])[:80]
+        hidden = cell["metadata"].get("jupyter", {})
+        if is_solution:
+            assert hidden.get("source_hidden") is True, "".join(cell["source"])[:80]
+            assert cell["cell_type"] == "markdown" or hidden.get("outputs_hidden") is True
+        else:
+            assert not hidden.get("source_hidden") and not hidden.get("outputs_hidden")
