@@ -61,9 +61,25 @@ def show_explanation(
     alpha: float = 0.6,
 ) -> Figure:
     """Original | map | overlay for one image (``(1, H, W)`` or ``(H, W)``), each panel with a colour bar."""
+    figure, axes = plt.subplots(1, 3, figsize=(10, 3.4), layout="constrained")
+    draw_explanation(figure, axes, image, attribution, map_label=map_label, signed=signed, alpha=alpha)
+    figure.suptitle(title)
+    return figure
+
+
+def draw_explanation(
+    figure: Figure,
+    axes: Sequence[Axes],
+    image: torch.Tensor | np.ndarray,
+    attribution: torch.Tensor | np.ndarray,
+    *,
+    map_label: str = "|dS_c/dx|",
+    signed: bool = False,
+    alpha: float = 0.6,
+) -> None:
+    """Draw original | map | overlay into three ``axes`` of ``figure``, each with a colour bar."""
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha}.")
-    figure, axes = plt.subplots(1, 3, figsize=(10, 3.4), layout="constrained")
     original = axes[0].imshow(to_image(image), cmap="gray", vmin=0.0, vmax=1.0)
     axes[0].set_title("input")
     axes[0].set_xticks([])
@@ -77,8 +93,6 @@ def show_explanation(
     overlay.set_alpha(alpha)
     axes[2].set_title(f"overlay (map at opacity {alpha:g})")
     figure.colorbar(overlay, ax=axes[2], shrink=0.8, label=map_label)
-    figure.suptitle(title)
-    return figure
 
 
 def show_grid(

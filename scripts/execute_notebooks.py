@@ -3,8 +3,8 @@
 Usage: python scripts/execute_notebooks.py [NOTEBOOK ...]   (default: every notebooks/NN_*.ipynb)
 
 Each notebook runs in a fresh kernel in notebooks/, as nbval runs it. Timing metadata is not
-recorded, widget state is dropped and printed text is kept in one piece per cell, so a re-run
-changes the file only where outputs change.
+recorded, widget state and widget views (the explorer) are dropped, and printed text is kept in
+one piece per cell, so a re-run changes the file only where outputs change.
 Prints each notebook's execution time (the figures quoted in the README's notebook table).
 """
 
@@ -16,6 +16,7 @@ import nbformat
 from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def merged_streams(outputs: list) -> list:
@@ -43,7 +44,10 @@ def execute(path: Path) -> float:
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)
         if cell.cell_type == "code":
-            cell.outputs = merged_streams(cell.outputs)
+            cell.outputs = [
+                output for output in merged_streams(cell.outputs)
+                if WIDGET_VIEW not in output.get("data", {})  # a live widget means nothing without a kernel
+            ]
     nbformat.write(notebook, path)
     return seconds
 

@@ -1,0 +1,236 @@
+"""An interactive explorer: pick a test image, a class, a method and a reduction; see the map at once.
+
+``explorer(model, dataset)`` returns an ipywidgets box. Gradient methods are recomputed in the
+kernel's thread (a few milliseconds); LIME and SHAP, which take a second or more, run in a
+background thread while a progress indicator shows, so the controls stay responsive, and a
+result that arrives after the controls have moved on is dropped. The explorer works on its own
+eval-mode copy of the model, so the caller's model is never switched between modes under it.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import io
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import ipywidgets as widgets
+import numpy as np
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from torch import nn
+from torch.utils.data import Dataset
+
+from helpers._validation import call_model, check_batch, check_model
+from helpers.gradient_methods import integrated_gradients, smoothgrad
+from helpers.lime_maps import lime_map
+from helpers.plotting import draw_explanation
+from helpers.saliency import apply_reduce, saliency
+from helpers.shap_maps import shap_map
+
+
+class Method(NamedTuple):
+    """``explain(model, image, target, reduce, background)``: ``(1, 1, H, W)`` map; ``slow``: run it in the background."""
+
+    explain: Callable[[nn.Module, torch.Tensor, int, str, torch.Tensor], torch.Tensor]
+    slow: bool
+
+
+METHODS: dict[str, Method] = {
+    "saliency": Method(lambda m, x, c, r, bg: saliency(m, x, c, reduce=r), slow=False),
+    "SmoothGrad": Method(lambda m, x, c, r, bg: smoothgrad(m, x, c, reduce=r), slow=False),
+    "Integrated Gradients": Method(lambda m, x, c, r, bg: apply_reduce(integrated_gradients(m, x, c), r), slow=False),
+    "LIME": Method(lambda m, x, c, r, bg: apply_reduce(lime_map(m, x, c, num_samples=1000).maps, r), slow=True),
+    "SHAP": Method(lambda m, x, c, r, bg: apply_reduce(shap_map(m, x, c, method="deep", background=bg).maps, r), slow=True),
+}
+"""The methods the explorer offers, by the name shown in its menu (SHAP is DeepExplainer)."""
+
+REDUCTIONS: dict[str, str] = {"|map|": "abs", "signed": "signed", "map²": "square"}
+"""The reduction toggle: label shown -> ``reduce`` argument (for LIME, SHAP and IG, applied to their signed map)."""
+
+PREDICTED = -1
+"""The target menu's value for "the predicted class"."""
+
+
+class Explorer(widgets.VBox):
+    """The explorer's widgets (see :func:`explorer`); ``render()`` returns the PNG it shows."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        dataset: Dataset,
+        methods: Sequence[str],
+        background: torch.Tensor,
+        seed: int,
+    ) -> None:
+        self.model = copy.deepcopy(model).eval()  # a snapshot: threads never switch the caller's model's modes
+        self.dataset, self.background = dataset, background
+        self._random = np.random.default_rng(seed)
+        self._cache: dict[tuple[int, int, str, str], torch.Tensor] = {}
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._worker: threading.Thread | None = None
+        first_image, _ = dataset[0]
+        with torch.no_grad():
+            classes = call_model(self.model, first_image[None]).shape[1]
+        self.index = widgets.IntSlider(value=0, min=0, max=len(dataset) - 1, description="test image", continuous_update=False)
+        self.random_button = widgets.Button(description="random image", icon="random")
+        self.target = widgets.Dropdown(
+            options=[("predicted class", PREDICTED)] + [(f"class {c}", c) for c in range(classes)], value=PREDICTED, description="explain"
+        )
+        self.method = widgets.Dropdown(options=list(methods), value=methods[0], description="method")
+        self.reduce = widgets.ToggleButtons(options=list(REDUCTIONS.items()), value="abs", tooltips=["|map|", "signed map", "map squared"])
+        self.opacity = widgets.FloatSlider(value=0.6, min=0.0, max=1.0, step=0.05, description="overlay", continuous_update=False)
+        self.progress = widgets.IntProgress(value=1, min=0, max=1, bar_style="info", layout=widgets.Layout(visibility="hidden", width="160px"))
+        self.status = widgets.HTML()
+        self.image = widgets.Image(format="png", layout=widgets.Layout(width="100%", max_width="1100px"))
+        for control in (self.index, self.target, self.method, self.reduce, self.opacity):
+            control.observe(lambda change: self.refresh(), names="value")
+        self.random_button.on_click(lambda button: self.show_random())
+        super().__init__([
+            widgets.HBox([self.index, self.random_button]),
+            widgets.HBox([self.target, self.method]),
+            widgets.HBox([widgets.Label("show", layout=widgets.Layout(width="80px")), self.reduce, self.opacity]),
+            widgets.HBox([self.progress, self.status]),
+            self.image,
+        ])
+        self.refresh()
+
+    def show_random(self) -> None:
+        """Move the slider to a random test image (seeded, so a class sees the same sequence)."""
+        self.index.value = int(self._random.integers(len(self.dataset)))
+
+    def refresh(self) -> None:
+        """Redraw for the current controls; a slow method not yet cached is computed in the background."""
+        self._generation += 1
+        generation, key = self._generation, self._key()
+        if key in self._cache or not METHODS[key[2]].slow:
+            self._draw(generation, key)
+            return
+        self.progress.layout.visibility = "visible"
+        self.status.value = f"computing {key[2]} for image {key[0]} ..."
+        self._worker = threading.Thread(target=self._draw, args=(generation, key), daemon=True)
+        self._worker.start()
+
+    def wait(self, timeout: float = 120.0) -> None:
+        """Block until a background computation has finished (for tests and scripts)."""
+        if self._worker is not None:
+            self._worker.join(timeout)
+
+    def render(self) -> bytes:
+        """The PNG the explorer shows for the current controls (computed now if needed)."""
+        return _png(self._figure(self._key(), self._map(self._key())))
+
+    def _key(self) -> tuple[int, int, str, str]:
+        return (self.index.value, self.target.value, self.method.value, self.reduce.value)
+
+    def _map(self, key: tuple[int, int, str, str]) -> torch.Tensor:
+        if key in self._cache:
+            return self._cache[key]
+        if not METHODS[key[2]].slow:
+            self._cache[key] = self._explain(key)
+            return self._cache[key]
+        with self._lock:  # one slow computation at a time; a second request for the same map waits for the first
+            if key not in self._cache:
+                self._cache[key] = self._explain(key)
+        return self._cache[key]
+
+    def _explain(self, key: tuple[int, int, str, str]) -> torch.Tensor:
+        index, target, method, reduce = key
+        image = self.dataset[index][0][None]
+        if target == PREDICTED:
+            with torch.no_grad():
+                target = int(call_model(self.model, image).argmax(dim=1))
+        return METHODS[method].explain(self.model, image, target, reduce, self.background)
+
+    def _draw(self, generation: int, key: tuple[int, int, str, str]) -> None:
+        start = time.perf_counter()
+        try:
+            png = _png(self._figure(key, self._map(key)))
+        except Exception as err:  # shown in the widget: an exception in a callback would go unseen
+            if generation == self._generation:
+                self.progress.layout.visibility = "hidden"
+                self.status.value = f"<b>{key[2]} failed:</b> {html.escape(f'{type(err).__name__}: {err}')}"
+            return
+        if generation != self._generation:  # the controls moved on while this was computed
+            return
+        self.image.value = png
+        self.progress.layout.visibility = "hidden"
+        self.status.value = f"{key[2]}, image {key[0]}: drawn in {time.perf_counter() - start:.2f} s"
+
+    def _figure(self, key: tuple[int, int, str, str], attribution: torch.Tensor) -> Figure:
+        index, target, method, reduce = key
+        image, label = self.dataset[index]
+        with torch.no_grad():
+            probabilities = call_model(self.model, image[None]).softmax(dim=1)[0].numpy()
+        explained = int(probabilities.argmax()) if target == PREDICTED else target
+        figure = Figure(figsize=(14, 3.4), layout="constrained")
+        axes = figure.subplots(1, 4, width_ratios=[1, 1, 1, 1.3])
+        label_name = {"abs": f"|{method}|", "signed": f"{method} (signed)", "square": f"{method} squared"}[reduce]
+        draw_explanation(figure, axes[:3], image, attribution[0], map_label=label_name, signed=reduce == "signed", alpha=self.opacity.value)
+        bars = axes[3].bar(range(len(probabilities)), probabilities, color="lightgrey")
+        bars[int(probabilities.argmax())].set_color("tab:blue")
+        bars[explained].set_edgecolor("black")
+        bars[explained].set_linewidth(2)
+        axes[3].set_xticks(range(len(probabilities)))
+        axes[3].set(ylim=(0, 1), xlabel="class (blue: predicted; outlined: explained)", ylabel="probability",
+                    title=f"predicted {int(probabilities.argmax())} (p = {probabilities.max():.2f})")
+        figure.suptitle(f"Test image {index} (label {int(label)}): {method} for class {explained}")
+        return figure
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    FigureCanvasAgg(figure).print_png(buffer)
+    return buffer.getvalue()
+
+
+def explorer(
+    model: nn.Module,
+    dataset: Dataset,
+    methods: Sequence[str] = tuple(METHODS),
+    *,
+    background: torch.Tensor | None = None,
+    seed: int = 0,
+) -> Explorer:
+    """Interactive controls over one classifier's explanations, for JupyterLab.
+
+    Args:
+        model: classifier of ``(N, 1, H, W)`` images returning logits ``(N, classes)``. The
+            explorer explains an eval-mode copy taken now: retrain the model, build a new explorer.
+        dataset: ``(image, label)`` pairs with images ``(1, H, W)``, e.g. ``helpers.mnist(train=False)``.
+        methods: names from :data:`METHODS` to offer, in menu order.
+        background: ``(B, 1, H, W)`` reference images for SHAP; default: 50 images of ``dataset``
+            drawn with ``seed``.
+        seed: seeds the "random image" button and the default background.
+
+    Returns:
+        An :class:`Explorer`, an ipywidgets ``VBox``: display it as a cell's last value. Its
+        controls are attributes (``index``, ``random_button``, ``target``, ``method``, ``reduce``,
+        ``opacity``); ``image`` holds the PNG shown (original | map | overlay | probabilities).
+    """
+    check_model(model)
+    if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__") or len(dataset) == 0:
+        raise TypeError(f"dataset must be a non-empty dataset of (image, label) pairs, e.g. helpers.mnist(train=False); got {type(dataset).__name__}.")
+    if isinstance(methods, str) or not isinstance(methods, Sequence) or not methods:
+        raise TypeError(f"methods must be a non-empty list of names from {list(METHODS)}, got {methods!r}.")
+    unknown = [name for name in methods if name not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown}; choose from {list(METHODS)}.")
+    image = dataset[0][0]
+    if not isinstance(image, torch.Tensor) or image.dim() != 3 or image.shape[0] != 1:
+        raise ValueError(
+            f"dataset items must be (image, label) with a greyscale image tensor (1, H, W), got {type(image).__name__} "
+            f"{tuple(getattr(image, 'shape', ()))}; use a transform such as transforms.ToTensor()."
+        )
+    if background is None:
+        picks = np.random.default_rng(seed).choice(len(dataset), size=min(50, len(dataset)), replace=False)
+        background = torch.stack([dataset[int(i)][0] for i in picks])
+    check_batch(background, "background")
+    if background.shape[1:] != image.shape:
+        raise ValueError(f"background images {tuple(background.shape[1:])} must have the dataset's image shape {tuple(image.shape)}.")
+    return Explorer(model, dataset, list(methods), background, seed)

@@ -1,0 +1,489 @@
+"""helpers.widgets: the explorer's controls redraw the right map, in the right thread, without side effects.
+
+No browser: the tests set the controls' values (as the front end would) and read ``image.value``
+(the PNG shown), ``status`` and ``progress``. Fake methods registered in ``METHODS`` record what
+the explorer asks for and can be held mid-computation with a ``threading.Event``.
+"""
+
+import copy
+import threading
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from helpers import widgets
+from helpers._validation import evaluation_mode
+from helpers.widgets import METHODS, PREDICTED, Explorer, Method, explorer
+from side_effects import MODE_SETTINGS, assert_model_untouched, dropout_net_in, modes, snapshot
+
+PNG = b"\x89PNG"
+TIMEOUT = 5.0  # seconds any test waits on a thread before giving up (never reached when all is well)
+
+
+def shown(e: Explorer) -> bytes:
+    """The PNG bytes the image widget holds (ipywidgets stores them as a memoryview)."""
+    return bytes(e.image.value)
+
+
+def _describe(figure) -> bytes:
+    """Stand-in for PNG encoding: the figure's titles, labels and image data, with the PNG signature."""
+    text = [figure.get_suptitle()] + [ax.get_title() + "|" + ax.get_ylabel() for ax in figure.axes]
+    data = b"".join(np.asarray(image.get_array()).tobytes() for ax in figure.axes for image in ax.images)
+    return PNG + "\n".join(text).encode() + b"\n" + data
+
+
+@pytest.fixture
+def quick_png(monkeypatch):
+    """Skip PNG encoding (a quarter second a picture) where the tests only need to tell pictures apart.
+
+    The figure is still built; ``title(e)`` reads back the suptitle of the one shown.
+    """
+    monkeypatch.setattr(widgets, "_png", _describe)
+
+
+def title(e: Explorer) -> str:
+    return shown(e)[len(PNG):].split(b"\n", 1)[0].decode()
+
+
+@pytest.fixture(scope="module")
+def small_set(test_set):
+    """Twelve test images as a plain list of (image, int label): items are the same tensors each time."""
+    return [(test_set[i][0].clone(), int(test_set[i][1])) for i in range(12)]
+
+
+@pytest.fixture(scope="module")
+def predicted(trained_model, small_set):
+    with torch.no_grad():
+        return trained_model(torch.stack([image for image, _ in small_set])).argmax(dim=1).tolist()
+
+
+class Fake:
+    """A stand-in attribution method that records each call; ``gate`` (an Event) holds calls until set."""
+
+    def __init__(self, gate: threading.Event | None = None, error: Exception | None = None):
+        self.calls: list[dict] = []
+        self.gate, self.error = gate, error
+        self.entered = threading.Event()
+
+    def __call__(self, model, image, target, reduce, background):
+        self.calls.append(dict(model=model, image=image.clone(), target=target, reduce=reduce,
+                               background=background, thread=threading.current_thread()))
+        self.entered.set()
+        if self.gate is not None:
+            self.gate.wait(TIMEOUT)
+        if self.error is not None:
+            raise self.error
+        return image * (target + 1.0)
+
+    def join_threads(self) -> None:
+        """Wait for every background thread that called this method (stale ones included)."""
+        for call in self.calls:
+            if call["thread"] is not threading.current_thread():
+                call["thread"].join(TIMEOUT)
+
+
+def install(monkeypatch, name: str, fake: Fake, slow: bool) -> Fake:
+    monkeypatch.setitem(METHODS, name, Method(fake, slow=slow))
+    return fake
+
+
+def index_of(image: torch.Tensor, dataset) -> int:
+    matches = [i for i, (item, _) in enumerate(dataset) if torch.equal(item[None], image)]
+    assert len(matches) == 1
+    return matches[0]
+
+
+# ---------------------------------------------------------------------------
+# building and redrawing
+# ---------------------------------------------------------------------------
+
+
+def test_explorer_shows_a_png_and_its_controls_at_once(trained_model, small_set):
+    e = explorer(trained_model, small_set, methods=["saliency", "LIME"])
+    assert isinstance(e, Explorer)
+    assert shown(e).startswith(PNG)
+    assert "saliency" in e.status.value and "failed" not in e.status.value
+    assert e.progress.layout.visibility == "hidden"
+    assert (e.index.min, e.index.max, e.index.value) == (0, len(small_set) - 1, 0)
+    assert [value for _, value in e.target.options] == [PREDICTED, *range(10)] and e.target.value == PREDICTED
+    assert list(e.method.options) == ["saliency", "LIME"]
+    assert {value for _, value in e.reduce.options} == {"abs", "signed", "square"} and e.reduce.value == "abs"
+    assert e.render() == shown(e), "render() is the picture for the current controls"
+
+
+def test_a_slow_first_method_is_computed_in_the_background(trained_model, small_set):
+    e = explorer(trained_model, small_set, methods=["LIME"])
+    assert e.progress.layout.visibility == "visible"
+    e.wait()
+    assert shown(e).startswith(PNG) and "LIME" in e.status.value
+    assert e.progress.layout.visibility == "hidden"
+
+
+CHANGES = {
+    "index": lambda e, pred: setattr(e.index, "value", 3),
+    "target": lambda e, pred: setattr(e.target, "value", (pred[0] + 1) % 10),
+    "reduce": lambda e, pred: setattr(e.reduce, "value", "signed"),
+    "opacity": lambda e, pred: setattr(e.opacity, "value", 0.2),
+    "method": lambda e, pred: setattr(e.method, "value", "Integrated Gradients"),
+}
+
+
+@pytest.mark.parametrize("control", CHANGES)
+def test_each_control_redraws_the_image(trained_model, small_set, predicted, control):
+    e = explorer(trained_model, small_set, methods=["saliency", "Integrated Gradients"])
+    before = shown(e)
+    CHANGES[control](e, predicted)
+    assert shown(e).startswith(PNG) and shown(e) != before
+    assert e.progress.layout.visibility == "hidden" and "failed" not in e.status.value
+
+
+@pytest.mark.parametrize("method", ["LIME", "SHAP"])
+def test_slow_methods_show_progress_then_the_map_and_are_cached(trained_model, small_set, method):
+    e = explorer(trained_model, small_set, methods=["saliency", method], background=torch.stack([x for x, _ in small_set[:8]]))
+    saliency_png = shown(e)
+    e.method.value = method
+    assert e.progress.layout.visibility == "visible", "the progress bar shows while the method runs"
+    assert "computing" in e.status.value and method in e.status.value
+    e.wait()
+    assert e.progress.layout.visibility == "hidden"
+    assert shown(e).startswith(PNG) and shown(e) != saliency_png
+    assert method in e.status.value and "failed" not in e.status.value
+    slow_png = shown(e)
+    e.method.value = "saliency"
+    assert shown(e) == saliency_png
+    e.method.value = method  # cached now: drawn at once, no progress bar
+    assert e.progress.layout.visibility == "hidden" and shown(e) == slow_png
+
+
+# ---------------------------------------------------------------------------
+# the map drawn is the one asked for
+# ---------------------------------------------------------------------------
+
+
+def test_method_gets_the_chosen_image_class_reduction_and_background(quick_png, monkeypatch, trained_model, small_set, predicted):
+    fake = install(monkeypatch, "saliency", Fake(), slow=False)
+    background = torch.stack([x for x, _ in small_set[:4]])
+    e = explorer(trained_model, small_set, methods=["saliency"], background=background)
+    e.index.value = 5
+    e.target.value = (predicted[5] + 3) % 10
+    e.reduce.value = "square"
+    e.target.value = PREDICTED
+    expected = [(0, predicted[0], "abs"), (5, predicted[5], "abs"), (5, (predicted[5] + 3) % 10, "abs"),
+                (5, (predicted[5] + 3) % 10, "square"), (5, predicted[5], "square")]
+    got = [(index_of(c["image"], small_set), c["target"], c["reduce"]) for c in fake.calls]
+    assert got == expected
+    assert all(c["image"].shape == (1, 1, 28, 28) for c in fake.calls)
+    assert all(c["background"] is background for c in fake.calls)
+    for call in fake.calls:  # an eval-mode snapshot of the model, never the caller's own object
+        assert call["model"] is not trained_model and not call["model"].training
+        copied, original = call["model"].state_dict(), trained_model.state_dict()
+        assert copied.keys() == original.keys() and all(torch.equal(copied[k], original[k]) for k in original)
+    assert all(isinstance(c["target"], int) for c in fake.calls)
+    assert title(e) == f"Test image 5 (label {small_set[5][1]}): saliency for class {predicted[5]}"
+
+
+def test_default_background_is_drawn_from_the_dataset_with_the_seed(quick_png, monkeypatch, trained_model, small_set):
+    fake = install(monkeypatch, "saliency", Fake(), slow=False)
+    explorer(trained_model, small_set, methods=["saliency"], seed=3)
+    explorer(trained_model, small_set, methods=["saliency"], seed=3)
+    first, second = (c["background"] for c in fake.calls)
+    assert first.shape == (len(small_set), 1, 28, 28), "at most 50 images, so all twelve"
+    assert torch.equal(first, second)
+    images = torch.stack([x for x, _ in small_set])
+    assert all(any(torch.equal(b, x) for x in images) for b in first)
+
+
+def test_returning_to_a_setting_reuses_the_map_and_the_picture(quick_png, monkeypatch, trained_model, small_set):
+    fake = install(monkeypatch, "saliency", Fake(), slow=False)
+    e = explorer(trained_model, small_set, methods=["saliency"])
+    first = shown(e)
+    e.index.value = 1
+    e.reduce.value = "signed"
+    assert len(fake.calls) == 3
+    e.reduce.value = "abs"
+    e.index.value = 0
+    assert len(fake.calls) == 3, "both settings were computed before"
+    assert shown(e) == first
+    e.opacity.value = 0.3
+    assert len(fake.calls) == 3, "opacity only changes the overlay"
+    assert shown(e) != first
+
+
+# ---------------------------------------------------------------------------
+# background computations: stale results, errors
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["result", "error"])
+def test_a_stale_slow_result_does_not_replace_a_later_picture(quick_png, monkeypatch, trained_model, small_set, fails):
+    gate = threading.Event()
+    held = install(monkeypatch, "held", Fake(gate, error=RuntimeError("late") if fails else None), slow=True)
+    e = explorer(trained_model, small_set, methods=["saliency", "held"])
+    saliency_png = shown(e)
+    e.method.value = "held"
+    assert held.entered.wait(TIMEOUT)
+    e.method.value = "saliency"  # cached: drawn now, while "held" is still computing
+    assert shown(e) == saliency_png and e.progress.layout.visibility == "hidden"
+    status = e.status.value
+    gate.set()
+    e.wait()
+    held.join_threads()
+    assert shown(e) == saliency_png, f"the late result of the earlier setting was drawn: {title(e)}"
+    assert e.status.value == status and "held" not in e.status.value
+    assert e.progress.layout.visibility == "hidden"
+
+
+def test_two_quick_changes_end_on_the_last_setting(quick_png, monkeypatch, trained_model, small_set, predicted):
+    gate = threading.Event()
+    held = install(monkeypatch, "held", Fake(gate), slow=True)
+    e = explorer(trained_model, small_set, methods=["saliency", "held"])
+    e.method.value = "held"
+    assert held.entered.wait(TIMEOUT)
+    e.index.value = 7  # the first computation (image 0) is still running
+    assert e.progress.layout.visibility == "visible" and "image 7" in e.status.value
+    gate.set()
+    e.wait()
+    held.join_threads()
+    assert [index_of(c["image"], small_set) for c in held.calls] == [0, 7]
+    assert "held, image 7" in e.status.value
+    assert e.progress.layout.visibility == "hidden"
+    assert title(e).startswith("Test image 7 ") and title(e).endswith(f": held for class {predicted[7]}")
+    assert shown(e) == e.render()
+    e.index.value = 0  # computed before (then dropped as stale): cached, drawn at once
+    assert e.progress.layout.visibility == "hidden" and "image 0" in e.status.value
+    assert len(held.calls) == 2 and shown(e) == e.render()
+
+
+@pytest.mark.parametrize("slow", [False, True], ids=["fast", "slow"])
+def test_an_error_in_a_method_is_shown_and_the_explorer_keeps_working(quick_png, monkeypatch, trained_model, small_set, slow):
+    install(monkeypatch, "broken", Fake(error=RuntimeError("out of cheese")), slow=slow)
+    e = explorer(trained_model, small_set, methods=["saliency", "broken"])
+    before = shown(e)
+    e.method.value = "broken"
+    e.wait()
+    assert "failed" in e.status.value and "broken" in e.status.value
+    assert "RuntimeError" in e.status.value and "out of cheese" in e.status.value
+    assert e.progress.layout.visibility == "hidden"
+    e.method.value = "saliency"
+    assert "failed" not in e.status.value and "saliency" in e.status.value
+    e.index.value = 2
+    assert shown(e).startswith(PNG) and shown(e) != before
+    assert "failed" not in e.status.value
+
+
+def test_an_error_message_is_shown_as_text_not_html(monkeypatch, trained_model, small_set):
+    install(monkeypatch, "broken", Fake(error=TypeError("expected a tensor, got <class 'str'>")), slow=False)
+    e = explorer(trained_model, small_set, methods=["broken"])
+    assert "failed" in e.status.value
+    assert "&lt;class" in e.status.value and "<class" not in e.status.value
+
+
+class _SpyLock:
+    """Wraps a lock; ``waiting`` is set when a thread starts to acquire it."""
+
+    def __init__(self, lock):
+        self.lock, self.waiting = lock, threading.Event()
+
+    def __enter__(self):
+        self.waiting.set()
+        return self.lock.__enter__()
+
+    def __exit__(self, *exc):
+        return self.lock.__exit__(*exc)
+
+
+def test_a_map_being_computed_is_not_computed_again(quick_png, monkeypatch, trained_model, small_set):
+    gate = threading.Event()
+    held = install(monkeypatch, "held", Fake(gate), slow=True)
+    e = explorer(trained_model, small_set, methods=["saliency", "held"])
+    e.method.value = "held"
+    assert held.entered.wait(TIMEOUT)
+    spy = e._lock = _SpyLock(e._lock)
+    e.opacity.value = 0.3  # same map, only the overlay changes
+    spy.waiting.wait(2.0)  # the second refresh is about to compute (not reached if it finds the map)
+    gate.set()
+    e.wait()
+    held.join_threads()
+    assert len(held.calls) == 1
+    assert shown(e) == e.render()
+
+
+# ---------------------------------------------------------------------------
+# the random-image button
+# ---------------------------------------------------------------------------
+
+
+def test_random_button_is_seeded_and_in_range(monkeypatch, trained_model, small_set):
+    monkeypatch.setattr(Explorer, "refresh", lambda self: None)  # only the slider's moves matter here
+
+    def clicks(seed: int) -> list[int]:
+        e = explorer(trained_model, small_set, methods=["saliency"], seed=seed)
+        sequence = []
+        for _ in range(6):
+            e.random_button.click()
+            sequence.append(e.index.value)
+        return sequence
+
+    first = clicks(seed=1)
+    assert first == clicks(seed=1)
+    assert all(0 <= i < len(small_set) for i in first)
+    assert len(set(first)) > 1
+    assert clicks(seed=2) != first
+
+
+def test_random_button_redraws(quick_png, monkeypatch, trained_model, small_set):
+    fake = install(monkeypatch, "saliency", Fake(), slow=False)
+    e = explorer(trained_model, small_set, methods=["saliency"], seed=0)
+    while e.index.value == 0:
+        e.random_button.click()
+    assert index_of(fake.calls[-1]["image"], small_set) == e.index.value
+    assert f"image {e.index.value}" in e.status.value
+
+
+# ---------------------------------------------------------------------------
+# side effects
+# ---------------------------------------------------------------------------
+
+
+def test_all_methods_leave_the_model_and_the_dataset_alone(quick_png, trained_model, small_set):
+    model = copy.deepcopy(trained_model).train()  # train mode: the explorer must not leave it in eval
+    params, modes_before = snapshot(model), modes(model)
+    dataset = [(x.clone(), y) for x, y in small_set[:6]]
+    originals = [x.clone() for x, _ in dataset]
+    e = explorer(model, dataset, background=torch.stack(originals[:4]))
+    for method in ["SmoothGrad", "Integrated Gradients", "LIME", "SHAP"]:
+        e.method.value = method
+        e.wait()
+        assert method in e.status.value and "failed" not in e.status.value
+    e.index.value = 2
+    e.wait()
+    assert_model_untouched(model, params, modes_before)
+    assert all(torch.equal(x, original) for (x, _), original in zip(dataset, originals))
+
+
+@pytest.mark.parametrize("setting", MODE_SETTINGS)
+def test_gradient_methods_restore_mixed_modes(quick_png, setting, small_set):
+    model = nn.Sequential(nn.Flatten(), dropout_net_in(setting, 784, 10))
+    params, modes_before = snapshot(model), modes(model)
+    e = explorer(model, small_set[:3], methods=["saliency", "SmoothGrad"])
+    e.method.value = "SmoothGrad"
+    assert "failed" not in e.status.value
+    assert_model_untouched(model, params, modes_before)
+
+
+class _GatedNet(nn.Module):
+    """A dropout classifier of 28 x 28 images whose forward first calls ``on_forward`` (if set)."""
+
+    def __init__(self):
+        super().__init__()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10), nn.Dropout(0.5))
+        self.on_forward = None
+
+    def forward(self, x):
+        if self.on_forward is not None:
+            self.on_forward()
+        return self.net(x)
+
+
+def test_drawing_while_a_slow_method_runs_keeps_the_models_modes(quick_png, monkeypatch, small_set):
+    model = _GatedNet().train()
+    params, modes_before = snapshot(model), modes(model)
+    in_method, may_leave, left, drawn = (threading.Event() for _ in range(4))
+    wait = 2.0  # (with the bug fixed, this thread's draw waits for the method: each wait below times out once)
+
+    def slow(m, x, c, r, bg):  # like lime_map and shap_map: evaluation_mode around the model calls
+        with evaluation_mode(m):
+            in_method.set()
+            may_leave.wait(wait)
+        left.set()
+        drawn.wait(wait)  # the worker draws its own figure only after this thread's draw
+        return x.abs()
+
+    monkeypatch.setitem(METHODS, "slow", Method(slow, slow=True))
+    e = explorer(model, small_set, methods=["saliency", "slow"])
+    e.method.value = "slow"
+    assert in_method.wait(TIMEOUT)
+    tester = threading.current_thread()
+
+    def interleave():  # inside this thread's evaluation_mode: let the method leave its own first
+        if threading.current_thread() is tester:
+            may_leave.set()
+            left.wait(wait)
+
+    model.on_forward = interleave
+    try:
+        e.method.value = "saliency"  # cached: drawn in this thread while "slow" is still inside its method
+    finally:
+        model.on_forward = None
+        drawn.set()
+        may_leave.set()
+        e.wait()
+    assert_model_untouched(model, params, modes_before)
+
+
+# ---------------------------------------------------------------------------
+# bad input
+# ---------------------------------------------------------------------------
+
+
+def test_rejects_a_model_that_is_not_a_module(small_set):
+    with pytest.raises(TypeError, match="nn.Module"):
+        explorer(lambda x: x, small_set)
+
+
+@pytest.mark.parametrize("methods, error", [
+    ("saliency", TypeError),
+    ([], TypeError),
+    ((m for m in ["saliency"]), TypeError),
+    (["saliency", "Grad-CAM"], ValueError),
+], ids=["string", "empty", "generator", "unknown-name"])
+def test_rejects_bad_methods_naming_the_valid_ones(trained_model, small_set, methods, error):
+    with pytest.raises(error, match="Integrated Gradients") as info:
+        explorer(trained_model, small_set, methods=methods)
+    if error is ValueError:
+        assert "Grad-CAM" in str(info.value)
+
+
+@pytest.mark.parametrize("dataset", [
+    [(torch.rand(28, 28), 0)],
+    [(torch.rand(3, 28, 28), 0)],
+    [(torch.rand(1, 1, 28, 28), 0)],
+    [(Image.new("L", (28, 28)), 0)],
+    torch.rand(4, 28, 28),
+], ids=["no-channel", "rgb", "batched", "PIL", "bare-tensor"])
+def test_rejects_images_that_are_not_greyscale_tensors(trained_model, dataset):
+    with pytest.raises(ValueError, match="ToTensor"):
+        explorer(trained_model, dataset)
+
+
+@pytest.mark.parametrize("dataset", [[], torch.utils.data.TensorDataset(torch.zeros(0, 1, 28, 28)), 5],
+                         ids=["empty-list", "empty-TensorDataset", "int"])
+def test_rejects_an_empty_or_non_dataset(trained_model, dataset):
+    with pytest.raises(TypeError, match="dataset"):
+        explorer(trained_model, dataset)
+
+
+def test_the_explorer_explains_a_snapshot_taken_when_it_is_built(trained_model, small_set):
+    model = copy.deepcopy(trained_model)
+    e = explorer(model, small_set, methods=["saliency"])
+    before = e.render()
+    with torch.no_grad():
+        model.fc1.weight.zero_()                 # the caller changes its model afterwards
+    e.index.value = 1
+    e.index.value = 0
+    assert e.render() == before
+
+
+@pytest.mark.parametrize("background", [torch.zeros(5, 1, 14, 14), torch.zeros(5, 28, 28)])
+def test_a_background_of_the_wrong_shape_is_a_value_error(trained_model, small_set, background):
+    with pytest.raises(ValueError, match=r"background images .* must have the dataset's image shape \(1, 28, 28\)"):
+        explorer(trained_model, small_set, background=background)
