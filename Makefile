@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: install lab test unit notebooks execute weights bench
+.PHONY: install lab test unit notebooks execute html weights bench
 
 # Re-install only when pyproject.toml changes; `rm -r .venv` starts afresh.
 $(STAMP): pyproject.toml
@@ -34,6 +34,10 @@ notebooks: $(STAMP)
 # Re-run every notebook and store clean outputs (after changing a notebook or helpers).
 execute: $(STAMP)
 	$(BIN)/python scripts/execute_notebooks.py
+
+# The read-only HTML edition, from the stored notebooks: open build/html/index.html (no server needed).
+html: $(STAMP)
+	$(BIN)/python scripts/build_html.py build/html
 
 # Rebuild data/simple_cnn_mnist.pt from the MNIST training set (about 15 s on 2 cores).
 weights: $(STAMP)
