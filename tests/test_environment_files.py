@@ -79,3 +79,14 @@ def test_readme_lists_every_notebook():
     readme = (ROOT / "README.md").read_text()
     for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
         assert notebook.name in readme, f"README does not list {notebook.name}"
+
+
+def test_ci_installs_chromium_before_make_test_so_the_browser_test_runs():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "apt-get install" in ci and "chromium chromium-driver" in ci
+    assert ci.index("chromium-driver") < ci.rindex("make test")
+
+
+def test_makefile_builds_the_html_edition():
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^html: .*\n\t.*scripts/build_html\.py", makefile, re.MULTILINE)
