@@ -113,8 +113,11 @@ def lime_map(
             raise ValueError(f"training_data must be (M, F) with F = {x.shape[1]} like x, got shape {tuple(training_data.shape)}.")
         if segmentation is not None:
             raise ValueError("segmentation applies to images; a table is explained feature by feature.")
-    elif training_data is not None:
-        raise ValueError("training_data applies to tables (N, F); images are perturbed by hiding superpixels.")
+    elif training_data is not None or not discretize or sample_around_instance:
+        raise ValueError(
+            "training_data, discretize and sample_around_instance apply to tables (N, F); "
+            "images are perturbed by hiding superpixels."
+        )
     with evaluation_mode(model), torch.no_grad():
         classes = resolve_target(target, call_model(model, x.detach())).tolist()
     predict = numpy_predictor(model, output=output, image_shape=None if table else tuple(x.shape[1:]), batch_size=batch_size)

@@ -1,5 +1,8 @@
 """Helpers for the tests that check a function leaves the caller's model and random state alone."""
 
+import contextlib
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 from torch import nn
@@ -25,6 +28,17 @@ def assert_no_hooks(model: nn.Module) -> None:
 def numpy_states_equal(a, b) -> bool:
     """Whether two ``np.random.get_state()`` tuples are the same state."""
     return a[0] == b[0] and np.array_equal(a[1], b[1]) and a[2:] == b[2:]
+
+
+@contextlib.contextmanager
+def global_rngs_untouched(seed: int = 123) -> Iterator[None]:
+    """Seed torch's and NumPy's global generators, run the block, assert both states are unchanged."""
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()
+    yield
+    assert torch.equal(torch.get_rng_state(), torch_state), "the global torch generator was used"
+    assert numpy_states_equal(np.random.get_state(), numpy_state), "the global NumPy generator was used"
 
 
 def dropout_net(features: int, classes: int) -> nn.Module:

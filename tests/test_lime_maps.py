@@ -30,7 +30,7 @@ from side_effects import (
     dropout_net,
     dropout_net_in,
     modes,
-    numpy_states_equal,
+    global_rngs_untouched,
     snapshot,
 )
 
@@ -244,12 +244,8 @@ def test_callers_model_images_and_random_states_are_untouched(trained_model, ima
     modes = [m.training for m in model.modules()]
     params = snapshot(model)
     x = images.clone().requires_grad_()
-    torch.manual_seed(123)
-    np.random.seed(123)
-    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()
-    lime_map(model, x, num_samples=SAMPLES)
-    assert torch.equal(torch.get_rng_state(), torch_state)
-    assert numpy_states_equal(np.random.get_state(), numpy_state)
+    with global_rngs_untouched():
+        lime_map(model, x, num_samples=SAMPLES)
     assert_model_untouched(model, params, modes)
     assert torch.equal(x.detach(), images) and x.grad is None
 
@@ -614,12 +610,8 @@ def test_table_callers_model_tensors_and_random_states_are_untouched(rows, train
     params = snapshot(model)
     x = rows.float().clone().requires_grad_()
     data = training_rows.float().clone()
-    torch.manual_seed(123)
-    np.random.seed(123)
-    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()
-    result = lime_map(model, x, training_data=data, num_samples=100)
-    assert torch.equal(torch.get_rng_state(), torch_state)
-    assert numpy_states_equal(np.random.get_state(), numpy_state)
+    with global_rngs_untouched(123):
+        result = lime_map(model, x, training_data=data, num_samples=100)
     assert_model_untouched(model, params, before)
     assert torch.equal(x.detach(), rows.float()) and x.grad is None
     assert torch.equal(data, training_rows.float())
@@ -643,9 +635,12 @@ def test_table_without_training_data_is_a_value_error_naming_training_data(table
         lime_map(table_mlp, rows, num_samples=50)
 
 
-def test_training_data_with_images_is_a_value_error(trained_model, images) -> None:
-    with pytest.raises(ValueError, match=r"training_data applies to tables \(N, F\)"):
-        lime_map(trained_model, images[:1], training_data=torch.zeros(5, 784), num_samples=50)
+@pytest.mark.parametrize(
+    "table_option", [{"training_data": torch.zeros(5, 784)}, {"discretize": False}, {"sample_around_instance": True}]
+)
+def test_table_options_with_images_are_a_value_error(trained_model, images, table_option) -> None:
+    with pytest.raises(ValueError, match=r"training_data, discretize and sample_around_instance apply to tables \(N, F\)"):
+        lime_map(trained_model, images[:1], num_samples=50, **table_option)
 
 
 @pytest.mark.parametrize("shape", [(50, FEATURES - 1), (50, FEATURES + 1), (50, 1, FEATURES)])

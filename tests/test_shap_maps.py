@@ -33,7 +33,7 @@ from side_effects import (
     dropout_net,
     dropout_net_in,
     modes,
-    numpy_states_equal,
+    global_rngs_untouched,
     snapshot,
 )
 
@@ -383,12 +383,8 @@ def test_callers_model_tensors_and_random_states_are_untouched(trained_model, im
     params = snapshot(model)
     x = images.clone().requires_grad_()
     bg = background.clone()
-    torch.manual_seed(321)
-    np.random.seed(321)
-    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()
-    result = shap_map(model, x, method=method, background=bg, nsamples=30)
-    assert torch.equal(torch.get_rng_state(), torch_state)
-    assert numpy_states_equal(np.random.get_state(), numpy_state)
+    with global_rngs_untouched(321):
+        result = shap_map(model, x, method=method, background=bg, nsamples=30)
     assert_model_untouched(model, params, modes)
     assert torch.equal(x.detach(), images) and x.grad is None
     assert torch.equal(bg, background)
@@ -740,12 +736,8 @@ def test_table_callers_model_tensors_and_random_states_are_untouched(rows, table
     params = snapshot(model)
     x = rows.float().clone().requires_grad_()
     bg = table_background.float().clone()
-    torch.manual_seed(321)
-    np.random.seed(321)
-    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()
-    result = shap_map(model, x, method=method, background=bg, nsamples=20)
-    assert torch.equal(torch.get_rng_state(), torch_state)
-    assert numpy_states_equal(np.random.get_state(), numpy_state)
+    with global_rngs_untouched(321):
+        result = shap_map(model, x, method=method, background=bg, nsamples=20)
     assert_model_untouched(model, params, before)
     assert torch.equal(x.detach(), rows.float()) and x.grad is None
     assert torch.equal(bg, table_background.float())
