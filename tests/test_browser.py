@@ -156,3 +156,13 @@ def test_notebook_02_runs_and_its_explorer_responds_in_jupyterlab(lab):
             page.locator(".jp-OutputArea-output").filter(has=page.locator("img.widget-image")).first.screenshot(path=str(SCREENSHOT))
         finally:
             browser.close()
+
+
+def test_a_missing_browser_skips_locally_but_fails_in_ci(monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no Chromium"):
+        require(False, "no Chromium")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="no Chromium .*CI=true"):
+        require(False, "no Chromium")
+    require(True, "present")  # nothing happens when the piece is there
