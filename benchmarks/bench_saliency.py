@@ -1,4 +1,4 @@
-"""Benchmark of helpers.saliency on the CPU: the first 1,000 MNIST test images, trained SimpleCNN.
+"""Benchmark of helpers.explain.saliency on the CPU: the first 1,000 MNIST test images, trained SimpleCNN.
 
 Run it with ``make bench`` or ``.venv/bin/python benchmarks/bench_saliency.py``
 (``--help`` lists the options). Speed is measured here, never in timed tests: the
@@ -6,7 +6,7 @@ unit tests (tests/test_saliency.py) check correctness only.
 
 Four ways to compute the vanilla saliency map |dS_c/dx| of the predicted class c:
 
-- ``helpers.saliency``: the course helper, one forward and one backward pass per batch;
+- ``helpers.explain.saliency``: the course helper, one forward and one backward pass per batch;
 - a bare forward + backward on the batch (what the helper should cost, plus nothing);
 - Captum's ``Saliency(model).attribute(x, target=pred, abs=True)``;
 - the seed notebook's loop, one forward and one backward pass per image.
@@ -34,9 +34,9 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from helpers.data import mnist
-from helpers.models import load_pretrained
-from helpers.saliency import saliency
+from helpers.course.data import mnist
+from helpers.course.models import load_pretrained
+from helpers.explain.saliency import saliency
 
 
 def first_test_images(n: int) -> torch.Tensor:
@@ -108,14 +108,14 @@ def main(argv: list[str] | None = None) -> int:
         pred = model(x).argmax(1)
 
     methods = {
-        "helpers.saliency": lambda: helper(model, x, pred),
+        "helpers.explain.saliency": lambda: helper(model, x, pred),
         "bare forward+backward": lambda: bare(model, x, pred),
         "captum Saliency": lambda: captum(model, x, pred),
         "seed per-image loop": lambda: seed_loop(model, x, pred),
     }
 
     # All four compute the same map; check it before timing anything.
-    reference = methods["helpers.saliency"]()
+    reference = methods["helpers.explain.saliency"]()
     agreement = {name: (method() - reference).abs().max().item() for name, method in methods.items()}
     model.zero_grad(set_to_none=True)
 
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{median[name] / args.images * 1e6:>10.1f}{agreement[name]:>12.1e}"
         )
 
-    helpers_time = median["helpers.saliency"]
+    helpers_time = median["helpers.explain.saliency"]
     checks = [
         ("helpers / bare forward+backward", helpers_time / median["bare forward+backward"], "<=", 1.10),
         ("helpers / captum Saliency", helpers_time / median["captum Saliency"], "<=", 1.0),

@@ -1,42 +1,28 @@
 """Helpers for the course "Explaining an image classifier: saliency maps, LIME and SHAP".
 
-One module per concept:
+Three rooms, each a subpackage with one module per concept:
 
-- :mod:`helpers.data`: offline MNIST from ``data/``; the breast-cancer table from scikit-learn.
-- :mod:`helpers.models`: the seed's ``SimpleCNN``, a ``TabularMLP``, training, the shipped weights.
-- :mod:`helpers.saliency`: M(x) = |dS_c(x)/dx| for a batch in one backward pass.
-- :mod:`helpers.gradient_methods`: SmoothGrad, Gradient x Input, Integrated Gradients.
-- :mod:`helpers.randomization`: randomised model copies for sanity checks.
-- :mod:`helpers.similarity`: rank correlation, SSIM and top-k overlap of maps.
-- :mod:`helpers.adapters`: the NumPy prediction function LIME and SHAP call.
-- :mod:`helpers.segmentation`: grid superpixels and masking.
-- :mod:`helpers.lime_maps`, :mod:`helpers.shap_maps`: LIME and SHAP for image batches and tables.
-- :mod:`helpers.metrics`: cost counting and deletion/insertion curves.
-- :mod:`helpers.plotting`: original | map | overlay figures, grids and feature bars.
-- :mod:`helpers.environment`: the set-up cell every notebook starts with.
+- :mod:`helpers.explain`: the methods (saliency, SmoothGrad, Gradient x Input, Integrated
+  Gradients, LIME, SHAP) and what they need (the NumPy adapter, superpixels).
+- :mod:`helpers.evaluate`: measuring explanations (similarity, cost and faithfulness,
+  model randomisation).
+- :mod:`helpers.course`: data, models, figures, the explorer and the notebooks' set-up.
+
+Everything public is re-exported here, and notebooks import it from here:
+``from helpers import saliency, load_pretrained``.
+
+One vocabulary throughout: the input batch is ``x`` ``(N, ...)``; ``target`` the class explained
+(``None`` = predicted); every explainer explains the target's **logit** (``score="logit"``, the
+default wherever a probability is possible); ``samples`` counts random samples per input,
+``steps`` points on a path or curve, ``batch_size`` inputs per forward pass; ``seed`` seeds a
+private generator. A wrong type raises ``TypeError``, a wrong value ``ValueError``.
 """
 
-from helpers.data import DATA_DIR, mnist, prepare_mnist
-from helpers.environment import setup
-from helpers.gradient_methods import gradient_x_input, integrated_gradients, smoothgrad
-from helpers.models import SimpleCNN, accuracy, load_pretrained, predict, train
-from helpers.plotting import show_explanation, show_grid
-from helpers.saliency import saliency
+from helpers.course import *  # noqa: F403
+from helpers.course import __all__ as _course
+from helpers.evaluate import *  # noqa: F403
+from helpers.evaluate import __all__ as _evaluate
+from helpers.explain import *  # noqa: F403
+from helpers.explain import __all__ as _explain
 
-__all__ = [
-    "DATA_DIR",
-    "SimpleCNN",
-    "accuracy",
-    "load_pretrained",
-    "mnist",
-    "predict",
-    "prepare_mnist",
-    "saliency",
-    "setup",
-    "show_explanation",
-    "show_grid",
-    "train",
-    "gradient_x_input",
-    "integrated_gradients",
-    "smoothgrad",
-]
+__all__ = [*_explain, *_evaluate, *_course]

@@ -126,7 +126,9 @@ def build(output: Path) -> list[Page]:
         f"<ul>{''.join(f'<li>{markdown_inline(o)}</li>' for o in p.objectives)}</ul></li>"
         for p in pages
     )
-    (output / "index.html").write_text(INDEX.format(title=html.escape(title), intro=markdown_inline(intro), items=items), encoding="utf-8")
+    (output / "index.html").write_text(
+        INDEX.format(title=html.escape(title), intro=markdown_inline(intro), items=items), encoding="utf-8"
+    )
     return pages
 
 

@@ -24,8 +24,12 @@ def merged_streams(outputs: list) -> list:
     merged = []
     for output in outputs:
         previous = merged[-1] if merged else None
-        if (output.output_type == "stream" and previous is not None and previous.output_type == "stream"
-                and previous.name == output.name):
+        if (
+            output.output_type == "stream"
+            and previous is not None
+            and previous.output_type == "stream"
+            and previous.name == output.name
+        ):
             previous.text += output.text
         else:
             merged.append(output)
@@ -36,7 +40,10 @@ def execute(path: Path) -> float:
     notebook = nbformat.read(path, as_version=4)
     start = time.perf_counter()
     NotebookClient(
-        notebook, timeout=600, kernel_name="python3", record_timing=False,
+        notebook,
+        timeout=600,
+        kernel_name="python3",
+        record_timing=False,
         resources={"metadata": {"path": str(NOTEBOOKS)}},
     ).execute()
     seconds = time.perf_counter() - start
@@ -45,7 +52,8 @@ def execute(path: Path) -> float:
         cell.metadata.pop("execution", None)
         if cell.cell_type == "code":
             cell.outputs = [
-                output for output in merged_streams(cell.outputs)
+                output
+                for output in merged_streams(cell.outputs)
                 if WIDGET_VIEW not in output.get("data", {})  # a live widget means nothing without a kernel
             ]
     nbformat.write(notebook, path)

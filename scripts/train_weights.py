@@ -1,13 +1,13 @@
 """Rebuild the shipped weights, data/simple_cnn_mnist.pt (run: `make weights`).
 
-Trains helpers.models.SimpleCNN with helpers.models.REFERENCE_RECIPE on the 60,000
+Trains helpers.course.models.SimpleCNN with helpers.course.models.REFERENCE_RECIPE on the 60,000
 MNIST training images, prints the test accuracy and saves the state dict.
 """
 
 import torch
 
-from helpers.data import mnist
-from helpers.models import PRETRAINED_PATH, REFERENCE_RECIPE, accuracy, train_reference_model
+from helpers.course.data import mnist
+from helpers.course.models import PRETRAINED_PATH, REFERENCE_RECIPE, accuracy, train_reference_model
 
 
 def main() -> None:

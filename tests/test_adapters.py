@@ -1,4 +1,4 @@
-"""Tests of helpers.adapters: the NumPy prediction function LIME and SHAP call.
+"""Tests of helpers.explain.adapters: the NumPy prediction function LIME and SHAP call.
 
 ``numpy_predictor(model)(batch)`` must give the model's own softmax (or logits), as a
 float64 ``(n, classes)`` array, for every layout the explainers send: LIME's RGB
@@ -12,7 +12,9 @@ import pytest
 import torch
 from torch import nn
 
-from helpers.adapters import numpy_predictor, to_model_input
+from helpers.explain.adapters import numpy_predictor, to_model_input
+
+from bad_arguments import int_error
 from side_effects import assert_no_hooks, snapshot
 
 # ---------------------------------------------------------------------------
@@ -99,7 +101,7 @@ class ChunkRecorder(nn.Module):
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_probabilities_equal_the_models_softmax(trained_model, images, reference, layout) -> None:
     batch = layouts(images)[layout]
-    result = numpy_predictor(trained_model)(batch)
+    result = numpy_predictor(trained_model, score="probability")(batch)
     assert isinstance(result, np.ndarray)
     assert result.dtype == np.float64
     assert result.shape == (N, 10)
@@ -112,7 +114,7 @@ def test_probabilities_equal_the_models_softmax(trained_model, images, reference
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_logits_equal_the_models_raw_output(trained_model, images, reference, layout) -> None:
     batch = layouts(images)[layout]
-    result = numpy_predictor(trained_model, output="logits")(batch)
+    result = numpy_predictor(trained_model, score="logit")(batch)
     assert result.dtype == np.float64
     assert result.shape == (N, 10)
     np.testing.assert_allclose(result, reference.double().numpy(), rtol=1e-5, atol=1e-5)
@@ -121,7 +123,7 @@ def test_logits_equal_the_models_raw_output(trained_model, images, reference, la
 
 @pytest.mark.parametrize("layout", ["shap-channels-last", "hw", "nchw", "flat"])
 def test_float32_layouts_without_averaging_are_bit_identical(trained_model, images, reference, layout) -> None:
-    result = numpy_predictor(trained_model, output="logits")(layouts(images)[layout])
+    result = numpy_predictor(trained_model, score="logit")(layouts(images)[layout])
     assert np.array_equal(result, reference.double().numpy())
 
 
@@ -148,7 +150,7 @@ def test_flat_layout_is_row_major() -> None:
 
 
 def test_torch_tensor_batches_are_accepted(trained_model, images, reference) -> None:
-    result = numpy_predictor(trained_model, output="logits")(images)
+    result = numpy_predictor(trained_model, score="logit")(images)
     assert np.array_equal(result, reference.double().numpy())
 
 
@@ -164,7 +166,7 @@ def test_linear_model_closed_form_in_each_layout() -> None:
     model = nn.Sequential(nn.Flatten(), layer)
     grey = np.random.default_rng(0).random((4, 4, 4)).astype(np.float32)
     expected = grey.reshape(4, 16) @ layer.weight.detach().numpy().T + layer.bias.detach().numpy()
-    predict = numpy_predictor(model, output="logits", image_shape=(1, 4, 4))
+    predict = numpy_predictor(model, score="logit", image_shape=(1, 4, 4))
     for batch in (grey, grey[..., None], grey[:, None], grey.reshape(4, 16), np.repeat(grey[..., None], 3, -1)):
         np.testing.assert_allclose(predict(batch), expected, rtol=1e-5, atol=1e-5)
 
@@ -177,18 +179,20 @@ def test_linear_model_closed_form_in_each_layout() -> None:
 def test_batch_size_chunks_the_batch_and_gives_the_same_result(trained_model, test_images) -> None:
     batch = test_images[:20].numpy()
     recorder = ChunkRecorder(trained_model)
-    small = numpy_predictor(recorder, output="logits", batch_size=7)(batch)
+    small = numpy_predictor(recorder, score="logit", batch_size=7)(batch)
     assert recorder.sizes == [7, 7, 6]
     recorder.sizes.clear()
-    large = numpy_predictor(recorder, output="logits", batch_size=2048)(batch)
+    large = numpy_predictor(recorder, score="logit", batch_size=2048)(batch)
     assert recorder.sizes == [20]
     np.testing.assert_allclose(small, large, rtol=1e-5, atol=1e-5)
-    probabilities = numpy_predictor(trained_model, batch_size=7)(batch)
-    np.testing.assert_allclose(probabilities, numpy_predictor(trained_model)(batch), rtol=1e-5, atol=1e-7)
+    probabilities = numpy_predictor(trained_model, score="probability", batch_size=7)(batch)
+    np.testing.assert_allclose(
+        probabilities, numpy_predictor(trained_model, score="probability")(batch), rtol=1e-5, atol=1e-7
+    )
 
 
 def test_batch_size_one(trained_model, images, reference) -> None:
-    result = numpy_predictor(trained_model, output="logits", batch_size=1)(images.numpy())
+    result = numpy_predictor(trained_model, score="logit", batch_size=1)(images.numpy())
     np.testing.assert_allclose(result, reference.double().numpy(), rtol=1e-5, atol=1e-5)
 
 
@@ -201,17 +205,17 @@ def test_image_shape_none_passes_tables_through() -> None:
     torch.testing.assert_close(tensor, torch.from_numpy(table).float())
     with torch.no_grad():
         logits = layer(torch.from_numpy(table).float())
-    probabilities = numpy_predictor(layer, image_shape=None)(table)
+    probabilities = numpy_predictor(layer, image_shape=None, score="probability")(table)
     assert probabilities.shape == (8, 3) and probabilities.dtype == np.float64
     np.testing.assert_allclose(probabilities, logits.softmax(1).double().numpy(), rtol=1e-6, atol=1e-7)
-    raw = numpy_predictor(layer, image_shape=None, output="logits")(table)
+    raw = numpy_predictor(layer, image_shape=None, score="logit")(table)
     np.testing.assert_allclose(raw, logits.double().numpy(), rtol=1e-6, atol=1e-6)
 
 
 def test_float64_model_gets_float64_inputs() -> None:
     layer = linear(5, 3, seed=3, dtype=torch.float64)
     table = np.random.default_rng(2).random((4, 5)).astype(np.float32)
-    result = numpy_predictor(layer, output="logits", image_shape=None)(table)
+    result = numpy_predictor(layer, score="logit", image_shape=None)(table)
     with torch.no_grad():
         expected = layer(torch.from_numpy(table).double()).numpy()
     np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-12)
@@ -220,7 +224,7 @@ def test_float64_model_gets_float64_inputs() -> None:
 def test_model_without_parameters_works() -> None:
     model = nn.Sequential(nn.Flatten(), nn.AdaptiveAvgPool1d(10))
     grey = np.random.default_rng(3).random((3, 28, 28))
-    result = numpy_predictor(model, output="logits")(grey)
+    result = numpy_predictor(model, score="logit")(grey)
     with torch.no_grad():
         expected = model(torch.from_numpy(grey).float()[:, None]).double().numpy()
     np.testing.assert_allclose(result, expected, rtol=1e-6, atol=1e-6)
@@ -248,7 +252,7 @@ def test_runs_in_eval_mode_without_grad_and_restores_each_mode() -> None:
     assert all(p.grad is None for p in model.parameters())
     model.eval()
     with torch.no_grad():
-        expected = model(torch.from_numpy(batch).float().mean(-1)[:, None]).softmax(1).double().numpy()
+        expected = model(torch.from_numpy(batch).float().mean(-1)[:, None]).double().numpy()
     np.testing.assert_allclose(first, expected, rtol=1e-5, atol=1e-7)
 
 
@@ -257,7 +261,7 @@ def test_dropout_model_in_train_mode_gives_the_eval_output(images) -> None:
         torch.manual_seed(0)
         model = nn.Sequential(nn.Flatten(), nn.Dropout(0.5), nn.Linear(784, 10))
     model.train()
-    predict = numpy_predictor(model, output="logits")
+    predict = numpy_predictor(model, score="logit")
     result = predict(images.numpy())
     assert model.training and all(m.training for m in model.modules())
     model.eval()
@@ -291,10 +295,10 @@ class Failing(nn.Module):
         raise RuntimeError("model failure")
 
 
-def test_modes_restored_when_the_model_fails() -> None:
+def test_modes_restored_when_the_model_fails_and_its_error_is_not_rewritten() -> None:
     model = Failing()
     model.train()
-    with pytest.raises(ValueError, match="model failure"):
+    with pytest.raises(RuntimeError, match="^model failure$"):
         numpy_predictor(model)(np.zeros((2, 28, 28)))
     assert model.training and model.dropout.training
 
@@ -335,7 +339,7 @@ def test_wrong_image_size_is_a_value_error_listing_the_layouts(trained_model, sh
 
 
 def test_wrong_table_width_is_a_value_error_naming_the_shape() -> None:
-    with pytest.raises(ValueError, match=r"the model raised an error on x of shape \(2, 4\)"):
+    with pytest.raises(ValueError, match=r"the model cannot take x of shape \(2, 4\)"):
         numpy_predictor(linear(5, 3), image_shape=None)(np.zeros((2, 4)))
 
 
@@ -346,19 +350,19 @@ def test_float64_tables_reach_a_float64_model_unrounded() -> None:
     model = nn.Sequential(nn.Linear(5, 5, bias=False)).double()
     with torch.no_grad():
         model[0].weight.copy_(torch.eye(5, dtype=torch.float64))
-    logits = numpy_predictor(model, output="logits", image_shape=None)(table)
-    assert np.array_equal(logits, table)                  # no float32 round trip on the way
+    logits = numpy_predictor(model, score="logit", image_shape=None)(table)
+    assert np.array_equal(logits, table)  # no float32 round trip on the way
 
 
-@pytest.mark.parametrize("output", ["softmax", "probs", "", None, "Logits"])
-def test_unknown_output_is_a_value_error_listing_the_options(trained_model, output) -> None:
-    with pytest.raises(ValueError, match=r"output must be 'probabilities' or 'logits'"):
-        numpy_predictor(trained_model, output=output)
+@pytest.mark.parametrize("score", ["softmax", "probs", "", None, "Logit", "logits", "probabilities"])
+def test_unknown_score_is_a_value_error_listing_the_options(trained_model, score) -> None:
+    with pytest.raises(ValueError, match=r"score must be one of 'logit', 'probability'"):
+        numpy_predictor(trained_model, score=score)
 
 
 @pytest.mark.parametrize("batch_size", [0, -1, 2.5, True, "8", None])
 def test_bad_batch_size_is_a_value_error(trained_model, batch_size) -> None:
-    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+    with pytest.raises(int_error(batch_size), match="batch_size must be a positive int"):
         numpy_predictor(trained_model, batch_size=batch_size)
 
 

@@ -46,7 +46,9 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """A JupyterLab server on 127.0.0.1 (random port, random token) serving a copy of notebook 02."""
-    require(CHROMIUM.is_file(), f"no Chromium at {CHROMIUM}: install Debian's with `apt install chromium chromium-driver`")
+    require(
+        CHROMIUM.is_file(), f"no Chromium at {CHROMIUM}: install Debian's with `apt install chromium chromium-driver`"
+    )
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -54,12 +56,25 @@ def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab")
     shutil.copy(NOTEBOOK, root / NOTEBOOK.name)  # the browser runs and may autosave the copy, never the original
     port, token = free_port(), secrets.token_hex(16)
-    env = dict(os.environ, JUPYTER_PLATFORM_DIRS="1", JUPYTER_RUNTIME_DIR=str(root / ".runtime"),
-               JUPYTERLAB_WORKSPACES_DIR=str(root / ".workspaces"), JUPYTER_CONFIG_DIR=str(root / ".config"))
+    env = dict(
+        os.environ,
+        JUPYTER_PLATFORM_DIRS="1",
+        JUPYTER_RUNTIME_DIR=str(root / ".runtime"),
+        JUPYTERLAB_WORKSPACES_DIR=str(root / ".workspaces"),
+        JUPYTER_CONFIG_DIR=str(root / ".config"),
+    )
     command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-        "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-        "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.expose_app_in_browser=True",
+        "--LabApp.news_url=None",
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # JupyterLab refuses root otherwise (containers, CI)
@@ -118,42 +133,59 @@ def test_notebook_02_runs_and_its_explorer_responds_in_jupyterlab(lab):
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{url}/lab/tree/{NOTEBOOK.name}?token={token}", timeout=90_000)
-            page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                                   " && window.jupyterapp.shell.currentWidget.sessionContext"
-                                   " && window.jupyterapp.shell.currentWidget.sessionContext.isReady", timeout=90_000)
+            page.wait_for_function(
+                "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                " && window.jupyterapp.shell.currentWidget.sessionContext"
+                " && window.jupyterapp.shell.currentWidget.sessionContext.isReady",
+                timeout=90_000,
+            )
             page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
             page.wait_for_function(
                 f"() => {{ const s = ({NOTEBOOK_STATE})(); return s && s.kernel === 'idle'"
                 " && s.cells.every(c => c.count !== null || c.source.trim() === ''); }",
-                timeout=180_000, polling=500,
+                timeout=180_000,
+                polling=500,
             )
             state = page.evaluate(f"({NOTEBOOK_STATE})()")
-            errors = [(c["source"][:60], o.get("ename"), o.get("evalue")) for c in state["cells"]
-                      for o in c["outputs"] if o["output_type"] == "error"]
+            errors = [
+                (c["source"][:60], o.get("ename"), o.get("evalue"))
+                for c in state["cells"]
+                for o in c["outputs"]
+                if o["output_type"] == "error"
+            ]
             assert not errors, f"cells raised errors in JupyterLab: {errors}"
 
             explorer_image = page.locator("img.widget-image").first
             explorer_image.wait_for(state="attached", timeout=60_000)
             explorer_image.scroll_into_view_if_needed()
             assert page.get_by_text("Error displaying widget").count() == 0
-            page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=explorer_image.element_handle(), timeout=30_000)
+            page.wait_for_function(
+                "img => img.complete && img.naturalWidth > 0", arg=explorer_image.element_handle(), timeout=30_000
+            )
             before = explorer_image.get_attribute("src")
 
             handle = page.locator(".widget-slider .noUi-handle").first
             handle.focus()
             page.keyboard.press("ArrowRight")
-            page.wait_for_function("([img, old]) => img.getAttribute('src') !== old && img.complete && img.naturalWidth > 0",
-                                   arg=[explorer_image.element_handle(), before], timeout=30_000)
+            page.wait_for_function(
+                "([img, old]) => img.getAttribute('src') !== old && img.complete && img.naturalWidth > 0",
+                arg=[explorer_image.element_handle(), before],
+                timeout=30_000,
+            )
             assert page.locator(".widget-readout").first.inner_text().strip() == "1"
 
             figures = page.locator(".jp-RenderedImage img")
             assert figures.count() >= figures_stored, f"{figures.count()} figures rendered, {figures_stored} expected"
-            loaded = page.evaluate("() => Array.from(document.querySelectorAll('.jp-RenderedImage img'))"
-                                   ".filter(img => img.complete && img.naturalWidth > 0).length")
+            loaded = page.evaluate(
+                "() => Array.from(document.querySelectorAll('.jp-RenderedImage img'))"
+                ".filter(img => img.complete && img.naturalWidth > 0).length"
+            )
             assert loaded >= figures_stored
 
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.locator(".jp-OutputArea-output").filter(has=page.locator("img.widget-image")).first.screenshot(path=str(SCREENSHOT))
+            page.locator(".jp-OutputArea-output").filter(has=page.locator("img.widget-image")).first.screenshot(
+                path=str(SCREENSHOT)
+            )
         finally:
             browser.close()
 

@@ -1,4 +1,4 @@
-"""helpers.data: offline MNIST, checksums, clear errors, the seed's own loader call, and the
+"""helpers.course.data: offline MNIST, checksums, clear errors, the seed's own loader call, and the
 breast-cancer table."""
 
 import gzip
@@ -12,7 +12,9 @@ import torch
 from sklearn.datasets import load_breast_cancer
 from torchvision import datasets, transforms
 
-from helpers.data import DATA_DIR, MNIST_MD5, Table, breast_cancer, mnist, prepare_mnist
+from helpers.course.data import DATA_DIR, MNIST_MD5, Table, breast_cancer, mnist, prepare_mnist
+
+from bad_arguments import int_error, real_error
 
 
 @pytest.fixture
@@ -33,7 +35,7 @@ def test_test_set_shapes_values_and_first_label(test_set):
     assert len(test_set) == 10_000
     image, label = test_set[0]
     assert image.shape == (1, 28, 28) and image.dtype == torch.float32
-    assert 0.0 <= image.min() and image.max() <= 1.0
+    assert image.min() >= 0.0 and image.max() <= 1.0
     assert label == 7
 
 
@@ -87,6 +89,7 @@ def test_train_must_be_a_bool():
 
 
 # --- breast_cancer: the Wisconsin table shipped inside scikit-learn -----------------------------
+
 
 @pytest.fixture(scope="module")
 def table():
@@ -177,11 +180,11 @@ def test_breast_cancer_does_not_touch_the_global_rngs():
 def test_breast_cancer_rejects_a_bad_test_size(test_size):
     # The helper's own message: scikit-learn's errors for 1 or 1.0 also name test_size, and it
     # would take the int 100 as a number of rows.
-    with pytest.raises(ValueError, match="test_size must be a float between 0 and 1"):
+    with pytest.raises(real_error(test_size), match="test_size must"):
         breast_cancer(test_size=test_size)
 
 
 @pytest.mark.parametrize("seed", [None, -1, 1.5, True, "0"])
 def test_breast_cancer_rejects_a_bad_seed(seed):
-    with pytest.raises(ValueError, match="seed must be a non-negative int"):
+    with pytest.raises(int_error(seed), match="seed must be a non-negative int"):
         breast_cancer(seed=seed)

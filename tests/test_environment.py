@@ -1,4 +1,4 @@
-"""helpers.environment: the notebooks' set-up cell."""
+"""helpers.course.environment: the notebooks' set-up cell."""
 
 import random
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import environment
+from helpers.course import environment
 
 
 def test_installed_environment_matches_the_pins():

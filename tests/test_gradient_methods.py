@@ -1,4 +1,4 @@
-"""Tests of helpers.gradient_methods: SmoothGrad, Gradient x Input and Integrated Gradients.
+"""Tests of helpers.explain.gradient_methods: SmoothGrad, Gradient x Input and Integrated Gradients.
 
 Correctness is checked against closed forms (a linear model's gradient is its weight
 row; a quadratic's is 2x), a hand-written SmoothGrad that draws the same noise, the
@@ -19,8 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from helpers.gradient_methods import gradient_x_input, integrated_gradients, smoothgrad
-from helpers.saliency import saliency
+from helpers.explain.gradient_methods import gradient_x_input, integrated_gradients, smoothgrad
+from helpers.explain.saliency import saliency
+
+from bad_arguments import int_error, real_error
 from side_effects import MODE_SETTINGS, dropout_net, dropout_net_in, modes
 
 # ---------------------------------------------------------------------------
@@ -634,27 +636,27 @@ def test_empty_batch_is_a_value_error(method) -> None:
 
 @pytest.mark.parametrize("samples", [0, -1, 2.0, True, "3"])
 def test_bad_samples(samples) -> None:
-    with pytest.raises(ValueError, match=r"samples must be a positive int"):
+    with pytest.raises(int_error(samples), match=r"samples must be a positive int"):
         smoothgrad(linear(), batch(N, F), samples=samples)
 
 
 @pytest.mark.parametrize("steps", [0, -5, 10.0, True, None])
 def test_bad_steps(steps) -> None:
-    with pytest.raises(ValueError, match=r"steps must be a positive int"):
+    with pytest.raises(int_error(steps), match=r"steps must be a positive int"):
         integrated_gradients(linear(), batch(N, F), steps=steps)
 
 
 @pytest.mark.parametrize("batch_size", [0, -1, 64.0, False])
 def test_bad_batch_size(batch_size) -> None:
-    with pytest.raises(ValueError, match=r"batch_size must be a positive int"):
+    with pytest.raises(int_error(batch_size), match=r"batch_size must be a positive int"):
         smoothgrad(linear(), batch(N, F), samples=2, batch_size=batch_size)
-    with pytest.raises(ValueError, match=r"batch_size must be a positive int"):
+    with pytest.raises(int_error(batch_size), match=r"batch_size must be a positive int"):
         integrated_gradients(linear(), batch(N, F), steps=2, batch_size=batch_size)
 
 
 @pytest.mark.parametrize("noise", [-0.1, "a", float("nan"), float("inf"), True, None])
-def test_bad_noise_names_the_fraction_of_the_range(noise) -> None:
-    with pytest.raises(ValueError, match=r"noise must be a non-negative fraction of the input range"):
+def test_bad_noise_is_refused(noise) -> None:
+    with pytest.raises(real_error(noise), match=r"noise must be"):
         smoothgrad(linear(), batch(N, F), samples=2, noise=noise)
 
 

@@ -1,4 +1,4 @@
-"""Tests of helpers.lime_maps.lime_map: LIME on a grid of superpixels, as per-pixel maps,
+"""Tests of helpers.explain.lime_maps.lime_map: LIME on a grid of superpixels, as per-pixel maps,
 and LIME on tables ``(N, F)``, one weight per feature.
 
 Correctness is checked on models that are exactly linear in the superpixel masks, where
@@ -21,16 +21,18 @@ import pytest
 import torch
 from torch import nn
 
-from helpers.lime_maps import LimeResult, lime_map
-from helpers.models import TabularMLP
-from helpers.segmentation import GridSegmentation, grid_segments
+from helpers.course.models import TabularMLP
+from helpers.explain.lime_maps import LimeResult, lime_map
+from helpers.explain.segmentation import GridSegmentation, grid_segments
+
+from bad_arguments import int_error
 from side_effects import (
     MODE_SETTINGS,
     assert_model_untouched,
     dropout_net,
     dropout_net_in,
-    modes,
     global_rngs_untouched,
+    modes,
     snapshot,
 )
 
@@ -45,8 +47,8 @@ def images(test_images) -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def explained(trained_model, images) -> LimeResult:
-    """LIME on the shipped model, default arguments but ``num_samples``, computed once."""
-    return lime_map(trained_model, images, num_samples=SAMPLES)
+    """LIME on the shipped model, default arguments but ``samples``, computed once."""
+    return lime_map(trained_model, images, samples=SAMPLES)
 
 
 def linear_image_model(weight: torch.Tensor, bias: torch.Tensor | None = None) -> nn.Module:
@@ -93,7 +95,7 @@ def test_each_4x4_cell_is_constant(explained) -> None:
 
 @pytest.mark.parametrize("patch", [5, 7])
 def test_other_patch_sizes_give_constant_cells(trained_model, images, patch) -> None:
-    maps = lime_map(trained_model, images[:1], num_samples=60, patch=patch).maps[0, 0]
+    maps = lime_map(trained_model, images[:1], samples=60, patch=patch).maps[0, 0]
     segments = torch.from_numpy(grid_segments(28, 28, patch))
     for label in range(int(segments.max()) + 1):
         cell = maps[segments == label]
@@ -109,7 +111,7 @@ def test_scores_are_a_surrogate_fit(explained) -> None:
 
 def test_float64_images_give_float64_maps(trained_model, images) -> None:
     model = copy.deepcopy(trained_model).double()
-    result = lime_map(model, images[:1].double(), num_samples=60)
+    result = lime_map(model, images[:1].double(), samples=60)
     assert result.maps.dtype == torch.float64
 
 
@@ -128,7 +130,7 @@ def test_recovers_the_relevant_segments_of_a_sparse_linear_model() -> None:
     weight[1] = 0.01  # another class, so that class 0 is not trivially the only output
     model = linear_image_model(weight)
     image = torch.ones(1, 1, 28, 28)
-    maps, scores = lime_map(model, image, target=0, num_samples=300, output="logits")
+    maps, scores = lime_map(model, image, target=0, samples=300, score="logit")
     weights = cell_weights(maps[0])
     top = weights.abs().argsort(descending=True)[:3].tolist()
     assert top == [0, 5, 30]
@@ -147,32 +149,35 @@ def test_dense_linear_model_closed_form_for_each_target() -> None:
     model = linear_image_model(weight, torch.randn(10, generator=generator))
     x = torch.rand(2, 1, 28, 28, generator=generator)
     targets = [0, 3]
-    maps, scores = lime_map(model, x, target=targets, num_samples=300, output="logits")
+    maps, scores = lime_map(model, x, target=targets, samples=300, score="logit")
     for i, c in enumerate(targets):
         expected = segment_sums((weight[c] * x[i].flatten()).double())
         weights = cell_weights(maps[i])
         assert (weights - expected).abs().max() < 0.1 * expected.abs().max()
         assert torch.corrcoef(torch.stack([weights, expected]))[0, 1] > 0.99
-        assert torch.equal(weights.sign()[expected.abs() > 0.2 * expected.abs().max()],
-                           expected.sign()[expected.abs() > 0.2 * expected.abs().max()])
+        assert torch.equal(
+            weights.sign()[expected.abs() > 0.2 * expected.abs().max()],
+            expected.sign()[expected.abs() > 0.2 * expected.abs().max()],
+        )
     assert (scores > 0.99).all()
 
 
 def test_model_ignoring_its_input_gives_a_zero_map() -> None:
     model = linear_image_model(torch.zeros(10, 784), torch.arange(10.0))
-    maps, scores = lime_map(model, torch.rand(1, 1, 28, 28, generator=torch.Generator().manual_seed(1)), num_samples=50)
+    maps, scores = lime_map(model, torch.rand(1, 1, 28, 28, generator=torch.Generator().manual_seed(1)), samples=50)
     assert maps.abs().max() < 1e-10
     assert np.isfinite(scores).all()
 
 
-def test_logits_and_probabilities_fit_different_outputs(trained_model, images, explained) -> None:
-    logits = lime_map(trained_model, images, num_samples=SAMPLES, output="logits")
-    assert logits.maps.shape == explained.maps.shape
-    assert torch.isfinite(logits.maps).all() and np.isfinite(logits.scores).all()
-    assert (logits.scores <= 1 + 1e-12).all()
-    assert not torch.allclose(logits.maps, explained.maps)
+def test_logits_by_default_and_probabilities_fit_different_outputs(trained_model, images, explained) -> None:
+    logits = lime_map(trained_model, images, samples=SAMPLES, score="logit")
+    assert torch.equal(logits.maps, explained.maps)  # the default explains the logit, as every helper does
+    probabilities = lime_map(trained_model, images, samples=SAMPLES, score="probability")
+    assert torch.isfinite(probabilities.maps).all() and np.isfinite(probabilities.scores).all()
+    assert (probabilities.scores <= 1 + 1e-12).all()
+    assert not torch.allclose(logits.maps, probabilities.maps)
     # logits span a wider range than probabilities in [0, 1]: the weights are larger
-    assert logits.maps.abs().max() > explained.maps.abs().max()
+    assert logits.maps.abs().max() > probabilities.maps.abs().max()
 
 
 # ---------------------------------------------------------------------------
@@ -183,27 +188,27 @@ def test_logits_and_probabilities_fit_different_outputs(trained_model, images, e
 def test_default_target_is_the_predicted_class(trained_model, images, explained) -> None:
     with torch.no_grad():
         predicted = trained_model(images).argmax(1)
-    assert torch.equal(lime_map(trained_model, images, predicted.tolist(), num_samples=SAMPLES).maps, explained.maps)
-    assert torch.equal(lime_map(trained_model, images, predicted, num_samples=SAMPLES).maps, explained.maps)
+    assert torch.equal(lime_map(trained_model, images, predicted.tolist(), samples=SAMPLES).maps, explained.maps)
+    assert torch.equal(lime_map(trained_model, images, predicted, samples=SAMPLES).maps, explained.maps)
 
 
 def test_explicit_target_changes_the_map(trained_model, images, explained) -> None:
     with torch.no_grad():
         predicted = trained_model(images).argmax(1)
     other = int((predicted[0] + 1) % 10)
-    maps = lime_map(trained_model, images[:1], other, num_samples=SAMPLES).maps
+    maps = lime_map(trained_model, images[:1], other, samples=SAMPLES).maps
     assert not torch.allclose(maps[0], explained.maps[0])
 
 
 def test_each_image_is_explained_independently_of_the_batch(trained_model, images, explained) -> None:
-    alone = lime_map(trained_model, images[1:2], num_samples=SAMPLES)
+    alone = lime_map(trained_model, images[1:2], samples=SAMPLES)
     assert torch.equal(alone.maps[0], explained.maps[1])
     assert alone.scores[0] == explained.scores[1]
 
 
 def test_target_out_of_range_is_a_value_error(trained_model, images) -> None:
     with pytest.raises(ValueError, match=r"target 10 is out of range.*0\.\.9"):
-        lime_map(trained_model, images, 10, num_samples=SAMPLES)
+        lime_map(trained_model, images, 10, samples=SAMPLES)
 
 
 # ---------------------------------------------------------------------------
@@ -212,13 +217,13 @@ def test_target_out_of_range_is_a_value_error(trained_model, images) -> None:
 
 
 def test_same_seed_gives_the_same_result(trained_model, images, explained) -> None:
-    again = lime_map(trained_model, images, num_samples=SAMPLES, seed=0)
+    again = lime_map(trained_model, images, samples=SAMPLES, seed=0)
     assert torch.equal(again.maps, explained.maps)
     assert np.array_equal(again.scores, explained.scores)
 
 
 def test_another_seed_gives_another_result(trained_model, images, explained) -> None:
-    other = lime_map(trained_model, images, num_samples=SAMPLES, seed=1)
+    other = lime_map(trained_model, images, samples=SAMPLES, seed=1)
     assert not torch.equal(other.maps, explained.maps)
     assert not np.array_equal(other.scores, explained.scores)
     # ...but the same explanation, roughly: the top cell stays among the strongest
@@ -228,7 +233,7 @@ def test_another_seed_gives_another_result(trained_model, images, explained) -> 
 
 
 def test_batch_size_does_not_change_the_result(trained_model, images, explained) -> None:
-    small = lime_map(trained_model, images, num_samples=SAMPLES, batch_size=16)
+    small = lime_map(trained_model, images, samples=SAMPLES, batch_size=16)
     torch.testing.assert_close(small.maps, explained.maps, atol=1e-6, rtol=1e-5)
 
 
@@ -245,7 +250,7 @@ def test_callers_model_images_and_random_states_are_untouched(trained_model, ima
     params = snapshot(model)
     x = images.clone().requires_grad_()
     with global_rngs_untouched():
-        lime_map(model, x, num_samples=SAMPLES)
+        lime_map(model, x, samples=SAMPLES)
     assert_model_untouched(model, params, modes)
     assert torch.equal(x.detach(), images) and x.grad is None
 
@@ -255,15 +260,15 @@ def test_dropout_model_in_train_mode_gives_the_eval_explanation(images) -> None:
         torch.manual_seed(0)
         model = nn.Sequential(nn.Flatten(), nn.Dropout(0.5), nn.Linear(784, 10))
     model.train()
-    in_train = lime_map(model, images[:1], num_samples=60)
+    in_train = lime_map(model, images[:1], samples=60)
     assert model.training and model[1].training
     model.eval()
-    assert torch.equal(in_train.maps, lime_map(model, images[:1], num_samples=60).maps)
+    assert torch.equal(in_train.maps, lime_map(model, images[:1], samples=60).maps)
 
 
 def test_nothing_is_printed(trained_model, images, capfd) -> None:
     capfd.readouterr()
-    lime_map(trained_model, images[:1], num_samples=60)
+    lime_map(trained_model, images[:1], samples=60)
     out, err = capfd.readouterr()
     assert out == ""
     assert err == ""  # LIME's tqdm bar is suppressed
@@ -279,69 +284,62 @@ def test_non_greyscale_batch_is_a_value_error(trained_model, shape) -> None:
     layouts = r"x must be a greyscale image batch \(N, 1, H, W\) or a table \(N, F\)"
     expected = rf"{layouts}, got shape {re.escape(str(shape))}"
     with pytest.raises(ValueError, match=expected):
-        lime_map(trained_model, torch.zeros(shape), num_samples=SAMPLES)
+        lime_map(trained_model, torch.zeros(shape), samples=SAMPLES)
 
 
 def test_flattened_images_are_read_as_a_table_that_needs_training_data(trained_model) -> None:
     # (N, 784) is a valid table now: the error is the table's missing training_data, not the layout
     with pytest.raises(ValueError, match=r"a table x \(N, F\) needs training_data \(M, F\)"):
-        lime_map(trained_model, torch.zeros(2, 784), num_samples=SAMPLES)
+        lime_map(trained_model, torch.zeros(2, 784), samples=SAMPLES)
 
 
 def test_numpy_images_are_a_type_error_naming_from_numpy(trained_model, images) -> None:
     with pytest.raises(TypeError, match=r"torch\.from_numpy\(x\)"):
-        lime_map(trained_model, images.numpy(), num_samples=SAMPLES)
+        lime_map(trained_model, images.numpy(), samples=SAMPLES)
 
 
 def test_integer_images_are_a_type_error(trained_model) -> None:
     with pytest.raises(TypeError, match=r"x\.float\(\)"):
-        lime_map(trained_model, torch.zeros(1, 1, 28, 28, dtype=torch.uint8), num_samples=SAMPLES)
+        lime_map(trained_model, torch.zeros(1, 1, 28, 28, dtype=torch.uint8), samples=SAMPLES)
 
 
 def test_single_image_without_batch_dimension_is_an_error(trained_model, images) -> None:
     with pytest.raises(ValueError, match=r"greyscale image batch \(N, 1, H, W\).*x\.unsqueeze\(0\)"):
-        lime_map(trained_model, images[0], num_samples=SAMPLES)
+        lime_map(trained_model, images[0], samples=SAMPLES)
 
 
-@pytest.mark.parametrize("num_samples", [1, 0, -5, 2.5, True, "100", None])
-def test_bad_num_samples_is_a_value_error(trained_model, images, num_samples) -> None:
-    with pytest.raises(ValueError, match="num_samples must be an int of at least 2"):
-        lime_map(trained_model, images, num_samples=num_samples)
+@pytest.mark.parametrize("samples", [1, 0, -5, 2.5, True, "100", None])
+def test_bad_samples_is_refused(trained_model, images, samples) -> None:
+    with pytest.raises(int_error(samples), match="samples must be an int of at least 2"):
+        lime_map(trained_model, images, samples=samples)
 
 
-def test_unknown_output_is_a_value_error(trained_model, images) -> None:
-    with pytest.raises(ValueError, match="output must be 'probabilities' or 'logits'"):
-        lime_map(trained_model, images, num_samples=SAMPLES, output="softmax")
+def test_unknown_score_is_a_value_error(trained_model, images) -> None:
+    with pytest.raises(ValueError, match="score must be one of 'logit', 'probability'"):
+        lime_map(trained_model, images, samples=SAMPLES, score="softmax")
 
 
 @pytest.mark.parametrize("patch", [0, -1, 2.5])
-def test_bad_patch_is_a_value_error(trained_model, images, patch) -> None:
-    with pytest.raises(ValueError, match="must be a positive int"):
-        lime_map(trained_model, images, num_samples=SAMPLES, patch=patch)
-
-
-def test_bad_patch_error_names_patch(trained_model, images) -> None:
-    with pytest.raises(ValueError, match="patch must be a positive int"):
-        lime_map(trained_model, images, num_samples=SAMPLES, patch=0)
+def test_bad_patch_is_refused_naming_patch(trained_model, images, patch) -> None:
+    with pytest.raises(int_error(patch), match="patch must be a positive int"):
+        lime_map(trained_model, images, samples=SAMPLES, patch=patch)
 
 
 def test_non_module_model_is_a_type_error(images) -> None:
     with pytest.raises(TypeError, match=r"torch\.nn\.Module"):
-        lime_map(lambda x: x, images, num_samples=SAMPLES)
+        lime_map(lambda x: x, images, samples=SAMPLES)
 
 
 def test_mode_restored_after_an_argument_error(trained_model, images) -> None:
     model = copy.deepcopy(trained_model).train()
     with pytest.raises(ValueError):
-        lime_map(model, images, 10, num_samples=SAMPLES)
+        lime_map(model, images, 10, samples=SAMPLES)
     assert all(m.training for m in model.modules())
 
 
-def test_no_progress_bar_is_drawn_and_lime_is_restored(trained_model, images, monkeypatch) -> None:
+def test_no_progress_bar_is_drawn_and_lime_is_never_patched(trained_model, images, monkeypatch) -> None:
     # In Jupyter, lime_image's tqdm is a widget: one per explanation floods the kernel's messages.
     from lime import lime_image
-
-    from helpers.lime_maps import quiet_lime
 
     calls = []
 
@@ -350,16 +348,54 @@ def test_no_progress_bar_is_drawn_and_lime_is_restored(trained_model, images, mo
         return iterable
 
     monkeypatch.setattr(lime_image, "tqdm", spy)
-    lime_map(trained_model, images[:1], num_samples=20)
+    lime_map(trained_model, images[:1], samples=20)
     assert calls == [] and lime_image.tqdm is spy
-    with pytest.raises(RuntimeError), quiet_lime():
-        raise RuntimeError("boom")
-    assert lime_image.tqdm is spy
+
+
+def test_lime_from_threads_leaves_the_lime_module_as_it_was(trained_model, images) -> None:
+    """Four threads at once (the explorer runs LIME in a worker thread): lime_image's globals are
+    never patched, so nothing can be left patched, and every thread gets the same map as alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lime import lime_image
+
+    original = lime_image.tqdm
+    alone = lime_map(trained_model, images[:1], samples=50).maps
+    with ThreadPoolExecutor(4) as pool:
+        maps = list(pool.map(lambda _: lime_map(trained_model, images[:1], samples=50).maps, range(8)))
+    assert lime_image.tqdm is original
+    assert all(torch.equal(m, alone) for m in maps)
+
+
+def test_the_quiet_explainer_equals_lime_image(trained_model, images) -> None:
+    """Same random draws, same perturbed images, same weights and score as lime_image's own explainer."""
+    from lime import lime_image
+
+    from helpers import GridSegmentation, QuietLimeImageExplainer, numpy_predictor
+
+    rgb = np.repeat(images[0, 0].numpy()[..., None], 3, axis=-1).astype(np.float64)
+    predict = numpy_predictor(trained_model, score="probability")
+    settings = dict(
+        labels=(3,),
+        top_labels=None,
+        hide_color=0,
+        num_features=49,
+        num_samples=120,
+        batch_size=50,
+        segmentation_fn=GridSegmentation(4),
+        random_seed=0,
+    )
+    quiet = QuietLimeImageExplainer(random_state=0).explain_instance(rgb, predict, **settings)
+    loud = lime_image.LimeImageExplainer(random_state=0).explain_instance(rgb, predict, **settings)
+    assert dict(quiet.local_exp[3]) == pytest.approx(dict(loud.local_exp[3]), abs=1e-12)
+    assert quiet.score == pytest.approx(loud.score, abs=1e-12)
 
 
 def test_a_custom_segmentation_is_used(trained_model, images) -> None:
-    halves = lambda image: (np.arange(image.shape[1])[None, :] >= image.shape[1] // 2).repeat(image.shape[0], 0).astype(int)
-    result = lime_map(trained_model, images[:1], num_samples=50, segmentation=halves)
+    halves = lambda image: (
+        (np.arange(image.shape[1])[None, :] >= image.shape[1] // 2).repeat(image.shape[0], 0).astype(int)
+    )
+    result = lime_map(trained_model, images[:1], samples=50, segmentation=halves)
     left, right = result.maps[0, 0, :, :14], result.maps[0, 0, :, 14:]
     assert torch.unique(left).numel() == 1 and torch.unique(right).numel() == 1
     with pytest.raises(TypeError, match="segmentation must be a function"):
@@ -423,7 +459,7 @@ def table_weight() -> torch.Tensor:
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_table_maps_have_one_weight_per_feature(table_mlp, rows, training_rows, dtype) -> None:
     model = copy.deepcopy(table_mlp).to(dtype)
-    result = lime_map(model, rows.to(dtype), training_data=training_rows.to(dtype), num_samples=100)
+    result = lime_map(model, rows.to(dtype), training_data=training_rows.to(dtype), samples=100)
     assert isinstance(result, LimeResult)
     assert result.maps.shape == (3, FEATURES)
     assert result.maps.dtype == dtype and result.maps.device == rows.device
@@ -445,8 +481,14 @@ def test_table_linear_model_weights_are_the_weight_row_times_the_training_std(ro
     model = linear_table_model(weight, torch.tensor([0.3, -1.0, 2.0], dtype=torch.float64))
     targets = [0, 2, 1]
     maps, scores = lime_map(
-        model, rows, targets, training_data=training_rows, discretize=False,
-        sample_around_instance=True, output="logits", num_samples=5000,
+        model,
+        rows,
+        targets,
+        training_data=training_rows,
+        discretize=False,
+        sample_around_instance=True,
+        score="logit",
+        samples=5000,
     )
     expected = weight[targets] * training_rows.std(dim=0, unbiased=False)
     torch.testing.assert_close(maps, expected, rtol=3e-3, atol=0)
@@ -458,7 +500,7 @@ def test_table_linear_model_sampled_around_the_training_mean_gives_the_same_weig
     weight = table_weight()
     model = linear_table_model(weight)
     targets = [0, 2, 1]
-    kwargs = dict(training_data=training_rows, discretize=False, output="logits", num_samples=2000)
+    kwargs = dict(training_data=training_rows, discretize=False, score="logit", samples=2000)
     around_mean = lime_map(model, rows, targets, sample_around_instance=False, **kwargs)
     around_x = lime_map(model, rows, targets, sample_around_instance=True, **kwargs)
     expected = weight[targets] * training_rows.std(dim=0, unbiased=False)
@@ -489,7 +531,7 @@ def test_continuous_samples_are_normal_around_the_training_mean_or_around_x(trai
     x = training_rows.mean(dim=0, keepdim=True) + 3 * std
     recorder = Recorder(linear_table_model(table_weight()))
     lime_map(
-        recorder, x, 0, training_data=training_rows, discretize=False, sample_around_instance=around_x, num_samples=2000
+        recorder, x, 0, training_data=training_rows, discretize=False, sample_around_instance=around_x, samples=2000
     )
     assert [tuple(batch.shape) for batch in recorder.seen] == [(1, FEATURES), (2000, FEATURES)]  # target, then samples
     samples = recorder.seen[1]
@@ -504,7 +546,7 @@ def test_discretized_samples_draw_each_quartile_equally_within_the_training_rang
     probability 1/4, even for an x far out in the top one, and within the training min and max."""
     x = training_rows.mean(dim=0, keepdim=True) + 3 * training_rows.std(dim=0, unbiased=False)
     recorder = Recorder(linear_table_model(table_weight()))
-    lime_map(recorder, x, 0, training_data=training_rows, num_samples=2000)
+    lime_map(recorder, x, 0, training_data=training_rows, samples=2000)
     samples = recorder.seen[1][1:]
     low, high = training_rows.min(dim=0).values, training_rows.max(dim=0).values
     assert ((samples >= low - 1e-6) & (samples <= high + 1e-6)).all()
@@ -524,8 +566,8 @@ def test_table_discretized_weights_follow_the_sign_and_size_of_a_linear_model(tr
     w0 = torch.tensor([2.0, -1.5, 1.0, -0.5, 0.0, 3.0], dtype=torch.float64)
     model = linear_table_model(torch.stack([w0, torch.zeros(FEATURES, dtype=torch.float64)]))
     x = torch.stack([torch.quantile(data, 0.9, dim=0), torch.quantile(data, 0.1, dim=0)])
-    for output in ("logits", "probabilities"):
-        maps = lime_map(model, x, 0, training_data=data, output=output, num_samples=1000).maps
+    for score in ("logit", "probability"):
+        maps = lime_map(model, x, 0, training_data=data, score=score, samples=1000).maps
         relevant = w0 != 0
         assert torch.equal(maps[0].sign()[relevant], w0.sign()[relevant])
         assert torch.equal(maps[1].sign()[relevant], -w0.sign()[relevant])
@@ -536,19 +578,19 @@ def test_table_discretized_weights_follow_the_sign_and_size_of_a_linear_model(tr
 def test_table_logits_fit_without_lime_warning_that_they_do_not_sum_to_1(rows, training_rows) -> None:
     from lime import lime_tabular
 
-    from helpers.adapters import numpy_predictor
+    from helpers.explain.adapters import numpy_predictor
 
     model = linear_table_model(table_weight())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         filters = list(warnings.filters)
-        lime_map(model, rows[:1], training_data=training_rows, output="logits", num_samples=50)
-        lime_map(model, rows[:1], training_data=training_rows, discretize=False, output="logits", num_samples=50)
+        lime_map(model, rows[:1], training_data=training_rows, score="logit", samples=50)
+        lime_map(model, rows[:1], training_data=training_rows, discretize=False, score="logit", samples=50)
         assert warnings.filters == filters  # the helper's filter does not outlive the call
     assert not [w for w in caught if "do not sum to 1" in str(w.message)]
     # ...though lime_tabular itself warns on logits: the silence is the helper's doing
     explainer = lime_tabular.LimeTabularExplainer(training_rows.numpy(), mode="classification", random_state=0)
-    predict_logits = numpy_predictor(model, output="logits", image_shape=None)
+    predict_logits = numpy_predictor(model, score="logit", image_shape=None)
     with pytest.warns(UserWarning, match="do not sum to 1"):
         explainer.explain_instance(rows[0].numpy(), predict_logits, num_samples=50)
 
@@ -557,7 +599,7 @@ def test_table_model_ignoring_its_input_gives_a_zero_map(rows, training_rows) ->
     weight = torch.zeros(TABLE_CLASSES, FEATURES, dtype=torch.float64)
     model = linear_table_model(weight, torch.arange(3.0, dtype=torch.float64))
     for discretize in (True, False):
-        maps = lime_map(model, rows, training_data=training_rows, discretize=discretize, num_samples=50).maps
+        maps = lime_map(model, rows, training_data=training_rows, discretize=discretize, samples=50).maps
         assert maps.abs().max() < 1e-10
 
 
@@ -568,14 +610,14 @@ def test_table_default_target_is_the_predicted_class(table_mlp, rows, training_r
     with torch.no_grad():
         predicted = table_mlp(rows).argmax(1)
     assert predicted.tolist() == [2, 1, 2]  # not vacuous: two classes
-    default = lime_map(table_mlp, rows, training_data=training_rows, num_samples=100)
-    explicit = lime_map(table_mlp, rows, predicted, training_data=training_rows, num_samples=100)
+    default = lime_map(table_mlp, rows, training_data=training_rows, samples=100)
+    explicit = lime_map(table_mlp, rows, predicted, training_data=training_rows, samples=100)
     assert torch.equal(default.maps, explicit.maps)
 
 
 def test_table_per_row_targets_equal_explaining_each_row_alone(table_mlp, rows, training_rows) -> None:
     targets = [2, 0, 1]
-    kwargs = dict(training_data=training_rows, discretize=False, num_samples=100)
+    kwargs = dict(training_data=training_rows, discretize=False, samples=100)
     batch = lime_map(table_mlp, rows, targets, **kwargs)
     for i, c in enumerate(targets):
         alone = lime_map(table_mlp, rows[i : i + 1], c, **kwargs)
@@ -587,12 +629,12 @@ def test_table_per_row_targets_equal_explaining_each_row_alone(table_mlp, rows, 
 
 def test_table_target_out_of_range_is_a_value_error(table_mlp, rows, training_rows) -> None:
     with pytest.raises(ValueError, match=r"target 3 is out of range.*0\.\.2"):
-        lime_map(table_mlp, rows, 3, training_data=training_rows, num_samples=50)
+        lime_map(table_mlp, rows, 3, training_data=training_rows, samples=50)
 
 
 @pytest.mark.parametrize("discretize", [True, False])
 def test_table_same_seed_same_maps_other_seed_other_maps(table_mlp, rows, training_rows, discretize) -> None:
-    kwargs = dict(training_data=training_rows, discretize=discretize, num_samples=100)
+    kwargs = dict(training_data=training_rows, discretize=discretize, samples=100)
     first = lime_map(table_mlp, rows, seed=3, **kwargs)
     again = lime_map(table_mlp, rows, seed=3, **kwargs)
     other = lime_map(table_mlp, rows, seed=4, **kwargs)
@@ -611,18 +653,18 @@ def test_table_callers_model_tensors_and_random_states_are_untouched(rows, train
     x = rows.float().clone().requires_grad_()
     data = training_rows.float().clone()
     with global_rngs_untouched(123):
-        result = lime_map(model, x, training_data=data, num_samples=100)
+        result = lime_map(model, x, training_data=data, samples=100)
     assert_model_untouched(model, params, before)
     assert torch.equal(x.detach(), rows.float()) and x.grad is None
     assert torch.equal(data, training_rows.float())
     # every forward pass ran in eval mode: dropout off, the same maps as the eval model's
-    in_eval = lime_map(dropout_net(FEATURES, TABLE_CLASSES).eval(), rows.float(), training_data=data, num_samples=100)
+    in_eval = lime_map(dropout_net(FEATURES, TABLE_CLASSES).eval(), rows.float(), training_data=data, samples=100)
     assert torch.equal(result.maps, in_eval.maps)
 
 
 def test_table_nothing_is_printed(table_mlp, rows, training_rows, capfd) -> None:
     capfd.readouterr()
-    lime_map(table_mlp, rows[:1], training_data=training_rows, num_samples=50, output="logits")
+    lime_map(table_mlp, rows[:1], training_data=training_rows, samples=50, score="logit")
     out, err = capfd.readouterr()
     assert out == "" and err == ""
 
@@ -632,22 +674,24 @@ def test_table_nothing_is_printed(table_mlp, rows, training_rows, capfd) -> None
 
 def test_table_without_training_data_is_a_value_error_naming_training_data(table_mlp, rows) -> None:
     with pytest.raises(ValueError, match=r"a table x \(N, F\) needs training_data \(M, F\)"):
-        lime_map(table_mlp, rows, num_samples=50)
+        lime_map(table_mlp, rows, samples=50)
 
 
 @pytest.mark.parametrize(
     "table_option", [{"training_data": torch.zeros(5, 784)}, {"discretize": False}, {"sample_around_instance": True}]
 )
 def test_table_options_with_images_are_a_value_error(trained_model, images, table_option) -> None:
-    with pytest.raises(ValueError, match=r"training_data, discretize and sample_around_instance apply to tables \(N, F\)"):
-        lime_map(trained_model, images[:1], num_samples=50, **table_option)
+    with pytest.raises(
+        ValueError, match=r"training_data, discretize and sample_around_instance apply to tables \(N, F\)"
+    ):
+        lime_map(trained_model, images[:1], samples=50, **table_option)
 
 
 @pytest.mark.parametrize("shape", [(50, FEATURES - 1), (50, FEATURES + 1), (50, 1, FEATURES)])
 def test_training_data_of_another_width_is_a_value_error(table_mlp, rows, shape) -> None:
     expected = rf"training_data must be \(M, F\) with F = {FEATURES} like x, got shape {re.escape(str(shape))}"
     with pytest.raises(ValueError, match=expected):
-        lime_map(table_mlp, rows, training_data=torch.zeros(shape, dtype=torch.float64), num_samples=50)
+        lime_map(table_mlp, rows, training_data=torch.zeros(shape, dtype=torch.float64), samples=50)
 
 
 @pytest.mark.parametrize(
@@ -662,12 +706,12 @@ def test_training_data_of_another_width_is_a_value_error(table_mlp, rows, shape)
 )
 def test_bad_training_data_is_an_error_naming_training_data(table_mlp, rows, data, error, message) -> None:
     with pytest.raises(error, match=message):
-        lime_map(table_mlp, rows, training_data=data, num_samples=50)
+        lime_map(table_mlp, rows, training_data=data, samples=50)
 
 
 def test_segmentation_with_a_table_is_a_value_error(table_mlp, rows, training_rows) -> None:
     with pytest.raises(ValueError, match="segmentation applies to images"):
-        lime_map(table_mlp, rows, training_data=training_rows, segmentation=GridSegmentation(4), num_samples=50)
+        lime_map(table_mlp, rows, training_data=training_rows, segmentation=GridSegmentation(4), samples=50)
 
 
 @pytest.mark.parametrize(
@@ -682,14 +726,14 @@ def test_segmentation_with_a_table_is_a_value_error(table_mlp, rows, training_ro
 )
 def test_non_bool_table_flags_are_a_type_error(table_mlp, rows, training_rows, name, value) -> None:
     with pytest.raises(TypeError, match=rf"{name} must be True or False, got {re.escape(repr(value))}"):
-        lime_map(table_mlp, rows, training_data=training_rows, num_samples=50, **{name: value})
+        lime_map(table_mlp, rows, training_data=training_rows, samples=50, **{name: value})
 
 
 def test_one_row_without_batch_dimension_names_unsqueeze(table_mlp, rows, training_rows) -> None:
     with pytest.raises(ValueError, match=r"x\.unsqueeze\(0\)"):
-        lime_map(table_mlp, rows[0], training_data=training_rows, num_samples=50)
+        lime_map(table_mlp, rows[0], training_data=training_rows, samples=50)
 
 
 def test_a_table_given_to_an_image_model_is_a_value_error_naming_the_shape(trained_model) -> None:
-    with pytest.raises(ValueError, match=r"the model raised an error on x of shape \(2, 784\)"):
-        lime_map(trained_model, torch.zeros(2, 784), training_data=torch.zeros(5, 784), num_samples=SAMPLES)
+    with pytest.raises(ValueError, match=r"the model cannot take x of shape \(2, 784\)"):
+        lime_map(trained_model, torch.zeros(2, 784), training_data=torch.zeros(5, 784), samples=SAMPLES)

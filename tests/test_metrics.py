@@ -1,4 +1,4 @@
-"""helpers.metrics: pass counting and deletion/insertion curves on cases whose answer is known."""
+"""helpers.evaluate.metrics: pass counting and deletion/insertion curves on cases whose answer is known."""
 
 import copy
 
@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from helpers import saliency
-from helpers.metrics import PassCount, blurred, count_passes, median_and_spread, perturbation_curve
-from helpers.similarity import spearman
+from helpers.evaluate.metrics import PassCount, blurred, count_passes, median_and_spread, perturbation_curve
+from helpers.evaluate.similarity import spearman
 
 
 class Contributions(nn.Module):
@@ -61,9 +61,8 @@ def test_copies_made_inside_the_block_are_counted(trained_model, test_images):
 
 
 def test_count_passes_needs_a_module():
-    with pytest.raises(TypeError, match="nn.Module"):
-        with count_passes(lambda x: x):
-            pass
+    with pytest.raises(TypeError, match="nn.Module"), count_passes(lambda x: x):
+        pass
 
 
 # --- deletion and insertion ---------------------------------------------------
@@ -122,13 +121,21 @@ def test_substrate_image_is_what_removed_pixels_become(linear_case):
         torch.testing.assert_close(curves[:, -1], model(substrate)[:, 0])
 
 
-def test_default_target_is_the_predicted_class_and_probability_is_in_0_1(trained_model, test_images):
+def test_default_target_is_the_predicted_class_and_its_logit(trained_model, test_images):
     maps = saliency(trained_model, test_images[:4])
-    curves, areas = perturbation_curve(trained_model, test_images[:4], maps)
+    curves, _ = perturbation_curve(trained_model, test_images[:4], maps)
+    with torch.no_grad():
+        expected = trained_model(test_images[:4]).max(1).values
+    torch.testing.assert_close(curves[:, 0], expected)
+
+
+def test_probability_is_in_0_1(trained_model, test_images):
+    maps = saliency(trained_model, test_images[:4])
+    curves, areas = perturbation_curve(trained_model, test_images[:4], maps, score="probability")
     with torch.no_grad():
         expected = trained_model(test_images[:4]).softmax(1).max(1).values
     torch.testing.assert_close(curves[:, 0], expected)
-    assert ((0 <= areas) & (areas <= 1)).all()
+    assert ((areas >= 0) & (areas <= 1)).all()
 
 
 def test_random_order_is_seeded(linear_case):

@@ -75,7 +75,10 @@ def test_no_volatile_metadata(notebook):
 def test_teaching_structure(notebook):
     _, nb = notebook
     headings = "\n".join(
-        line.lower() for c in nb["cells"] if c["cell_type"] == "markdown" for line in "".join(c["source"]).splitlines()
+        line.lower()
+        for c in nb["cells"]
+        if c["cell_type"] == "markdown"
+        for line in "".join(c["source"]).splitlines()
         if line.startswith("#") or line.startswith("**")
     )
     for heading in REQUIRED_HEADINGS:
@@ -87,7 +90,22 @@ def test_uses_the_installed_helpers_and_the_set_up_cell(notebook):
     _, nb = notebook
     sources = ["".join(c["source"]) for c in code_cells(nb)]
     assert not any(re.search(r"sys\.path\.(append|insert)", s) for s in sources)
-    assert "helpers.setup(seed=0)" in sources[0]
+    assert re.search(r"^setup\(seed=0\)$", sources[0], re.MULTILINE), "the first code cell calls setup(seed=0)"
+
+
+def test_imports_helpers_one_way_in_the_set_up_cell(notebook):
+    """Every name from helpers comes from one ``from helpers import ...`` in the first code cell:
+    never ``import helpers`` and ``helpers.name``, never a submodule path."""
+    _, nb = notebook
+    sources = ["".join(c["source"]) for c in code_cells(nb)]
+    statements = [
+        (i, m.group(0))
+        for i, s in enumerate(sources)
+        for m in re.finditer(r"^\s*(from|import) helpers\S*", s, re.MULTILINE)
+    ]
+    assert [statement.strip() for _, statement in statements] == ["from helpers"], statements
+    assert statements[0][0] == 0
+    assert not any(re.search(r"\bhelpers\.\w", s) for s in sources)
 
 
 def test_nbval_markers_are_spelled_so_nbval_sees_them(notebook):
@@ -95,9 +113,12 @@ def test_nbval_markers_are_spelled_so_nbval_sees_them(notebook):
     for cell in code_cells(nb):
         for line in "".join(cell["source"]).splitlines():
             if "NBVAL_" in line:
-                assert line.strip() in ("# NBVAL_IGNORE_OUTPUT", "# NBVAL_SKIP", "# NBVAL_CHECK_OUTPUT", "# NBVAL_RAISES_EXCEPTION"), (
-                    f"nbval ignores {line.strip()!r}: the marker must be alone on its line"
-                )
+                assert line.strip() in (
+                    "# NBVAL_IGNORE_OUTPUT",
+                    "# NBVAL_SKIP",
+                    "# NBVAL_CHECK_OUTPUT",
+                    "# NBVAL_RAISES_EXCEPTION",
+                ), f"nbval ignores {line.strip()!r}: the marker must be alone on its line"
 
 
 def test_every_notebook_has_a_self_check(notebook):

@@ -1,4 +1,4 @@
-"""helpers.plotting: figures have titles, colour bars and the right colour ranges."""
+"""helpers.course.plotting: figures have titles, colour bars and the right colour ranges."""
 
 import matplotlib
 
@@ -9,7 +9,17 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.plotting import MAP_CMAP, SIGNED_CMAP, plot_feature_bars, plot_map, show_explanation, show_grid, to_image
+from helpers.course.plotting import (
+    MAP_CMAP,
+    SIGNED_CMAP,
+    plot_feature_bars,
+    plot_map,
+    show_explanation,
+    show_grid,
+    to_image,
+)
+
+from bad_arguments import int_error
 
 
 @pytest.fixture(autouse=True)
@@ -71,21 +81,21 @@ def test_feature_bars_show_the_top_features_by_magnitude_largest_first():
     fig, ax = plt.subplots()
     shown = plot_feature_bars(ax, torch.tensor([0.1, -3.0, 2.0, 0.0, -0.5]), FEATURES, top=3, xlabel="weight")
     assert list(shown) == [1, 2, 4]
-    bars = sorted(ax.patches, key=lambda bar: -bar.get_y())          # top of the chart first
+    bars = sorted(ax.patches, key=lambda bar: -bar.get_y())  # top of the chart first
     assert [bar.get_width() for bar in bars] == [-3.0, 2.0, -0.5]
     ticks = sorted(zip(ax.get_yticks(), [label.get_text() for label in ax.get_yticklabels()]), reverse=True)
-    assert [text for _, text in ticks] == ["b", "c", "e"]                # each bar labelled with its feature
+    assert [text for _, text in ticks] == ["b", "c", "e"]  # each bar labelled with its feature
     assert ax.get_xlabel() == "weight"
 
 
 def test_feature_bars_colour_by_sign_and_follow_a_given_order():
     fig, ax = plt.subplots()
-    shown = plot_feature_bars(ax, np.array([1.0, -1.0, 2.0, 0.5, -0.1]), FEATURES, order=[3, 0, 1])
+    shown = plot_feature_bars(ax, np.array([1.0, -1.0, 2.0, 0.5, -0.1]), FEATURES, features=[3, 0, 1])
     assert list(shown) == [3, 0, 1]
     bars = sorted(ax.patches, key=lambda bar: -bar.get_y())
     assert [bar.get_width() for bar in bars] == [0.5, 1.0, -1.0]
     red, blue = bars[0].get_facecolor(), bars[2].get_facecolor()
-    assert red[0] > red[2] and blue[2] > blue[0]                    # raising the score is red, lowering it blue
+    assert red[0] > red[2] and blue[2] > blue[0]  # raising the score is red, lowering it blue
 
 
 @pytest.mark.parametrize("values", [np.zeros((2, 5)), np.zeros(4)])
@@ -98,5 +108,5 @@ def test_feature_bars_reject_values_that_are_not_one_per_feature(values):
 @pytest.mark.parametrize("top", [0, -1, 2.5, True])
 def test_feature_bars_reject_a_bad_top(top):
     fig, ax = plt.subplots()
-    with pytest.raises(ValueError, match="top must be a positive int"):
+    with pytest.raises(int_error(top), match="top must be a positive int"):
         plot_feature_bars(ax, np.ones(5), FEATURES, top=top)

@@ -1,4 +1,4 @@
-"""Tests of helpers.randomization: re-initialised model copies for sanity checks (Adebayo et al., 2018).
+"""Tests of helpers.evaluate.randomization: re-initialised model copies for sanity checks (Adebayo et al., 2018).
 
 The new weights are compared with what each layer's own initialiser draws from the same
 seed, the untouched layers and the caller's model must stay bit-identical, and a small
@@ -11,15 +11,16 @@ import pytest
 import torch
 from torch import nn
 
-from helpers.models import SimpleCNN
-from helpers.randomization import (
+from helpers.course.models import SimpleCNN
+from helpers.evaluate.randomization import (
     cascading_randomization,
     independent_randomization,
     parameterized_layers,
     randomize_layers,
 )
-from helpers.saliency import saliency
-from helpers.similarity import spearman
+from helpers.evaluate.similarity import spearman
+from helpers.explain.saliency import saliency
+
 from side_effects import snapshot
 
 LAYERS = ["conv1", "fc1"]

@@ -1,4 +1,4 @@
-"""Tests of helpers.segmentation: grid superpixels, masking by segment, painting values back.
+"""Tests of helpers.explain.segmentation: grid superpixels, masking by segment, painting values back.
 
 The grid is checked against a brute-force loop; masking and painting against their
 definitions, pixel by pixel.
@@ -11,7 +11,9 @@ import math
 import numpy as np
 import pytest
 
-from helpers.segmentation import GridSegmentation, grid_segments, mask_segments, paint_segments
+from helpers.explain.segmentation import GridSegmentation, grid_segments, mask_segments, paint_segments
+
+from bad_arguments import int_error
 
 # ---------------------------------------------------------------------------
 # grid_segments
@@ -40,7 +42,17 @@ def test_default_grid_is_49_cells_of_16_pixels() -> None:
     assert np.array_equal(cells[:, 0, :, 0], np.arange(49).reshape(7, 7))  # numbered row by row
 
 
-SHAPES = [(28, 28, 4), (28, 28, 5), (28, 28, 3), (28, 28, 1), (28, 28, 28), (28, 28, 29), (10, 7, 4), (5, 13, 2), (1, 1, 1)]
+SHAPES = [
+    (28, 28, 4),
+    (28, 28, 5),
+    (28, 28, 3),
+    (28, 28, 1),
+    (28, 28, 28),
+    (28, 28, 29),
+    (10, 7, 4),
+    (5, 13, 2),
+    (1, 1, 1),
+]
 
 
 @pytest.mark.parametrize(("height", "width", "patch"), SHAPES)
@@ -70,14 +82,16 @@ def test_non_dividing_patch_gives_smaller_edge_cells() -> None:
 
 
 @pytest.mark.parametrize("patch", [0, -1, 2.5, True, "4", None])
-def test_bad_patch_is_a_value_error_naming_patch(patch) -> None:
-    with pytest.raises(ValueError, match="patch must be a positive int"):
+def test_bad_patch_is_refused_naming_patch(patch) -> None:
+    with pytest.raises(int_error(patch), match="patch must be a positive int"):
         grid_segments(28, 28, patch)
 
 
-@pytest.mark.parametrize(("name", "kwargs"), [("height", {"height": 0}), ("width", {"width": -3}), ("height", {"height": 2.0})])
-def test_bad_size_is_a_value_error_naming_the_argument(name, kwargs) -> None:
-    with pytest.raises(ValueError, match=f"{name} must be a positive int"):
+@pytest.mark.parametrize(
+    ("name", "kwargs"), [("height", {"height": 0}), ("width", {"width": -3}), ("height", {"height": 2.0})]
+)
+def test_bad_size_is_refused_naming_the_argument(name, kwargs) -> None:
+    with pytest.raises(int_error(kwargs[name]), match=f"{name} must be a positive int"):
         grid_segments(**kwargs)
 
 
@@ -108,14 +122,9 @@ def test_grid_segmentation_patch_and_repr() -> None:
 
 
 @pytest.mark.parametrize("patch", [0, -2, 1.5, True])
-def test_grid_segmentation_rejects_a_bad_patch(patch) -> None:
-    with pytest.raises(ValueError, match="must be a positive int"):
+def test_grid_segmentation_rejects_a_bad_patch_naming_it(patch) -> None:
+    with pytest.raises(int_error(patch), match="patch must be a positive int"):
         GridSegmentation(patch)
-
-
-def test_grid_segmentation_error_names_patch() -> None:
-    with pytest.raises(ValueError, match="patch must be a positive int"):
-        GridSegmentation(0)
 
 
 # ---------------------------------------------------------------------------

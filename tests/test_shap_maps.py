@@ -1,4 +1,4 @@
-"""Tests of helpers.shap_maps.shap_map: DeepExplainer, GradientExplainer and KernelExplainer maps,
+"""Tests of helpers.explain.shap_maps.shap_map: DeepExplainer, GradientExplainer and KernelExplainer maps,
 on image batches and on tables ``(N, F)``.
 
 Correctness is checked by local accuracy (a map sums to the target logit minus the base
@@ -22,18 +22,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers.data import breast_cancer
-from helpers.models import TabularMLP
-from helpers.segmentation import grid_segments
-from helpers.shap_maps import METHODS, ShapResult, shap_map
+from helpers.course.data import breast_cancer
+from helpers.course.models import TabularMLP
+from helpers.explain.segmentation import grid_segments
+from helpers.explain.shap_maps import SHAP_METHODS, ShapResult, shap_map
+
+from bad_arguments import int_error
 from side_effects import (
     MODE_SETTINGS,
     assert_model_untouched,
     assert_no_hooks,
     dropout_net,
     dropout_net_in,
-    modes,
     global_rngs_untouched,
+    modes,
     snapshot,
 )
 
@@ -119,9 +121,9 @@ def cell_values(map_: torch.Tensor, patch: int = 4) -> torch.Tensor:
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", SHAP_METHODS)
 def test_result_has_the_saliency_layout(trained_model, images, background, method) -> None:
-    result = shap_map(trained_model, images, method=method, background=background, nsamples=60)
+    result = shap_map(trained_model, images, method=method, background=background, samples=60)
     assert isinstance(result, ShapResult)
     assert result.maps.shape == images.shape
     assert result.maps.dtype == images.dtype and result.maps.device == images.device
@@ -132,7 +134,7 @@ def test_result_has_the_saliency_layout(trained_model, images, background, metho
 
 
 def test_kernel_maps_are_constant_on_each_cell(trained_model, images) -> None:
-    maps = shap_map(trained_model, images, method="kernel", nsamples=100).maps
+    maps = shap_map(trained_model, images, method="kernel", samples=100).maps
     cells = maps.reshape(3, 7, 4, 7, 4)
     assert torch.equal(cells, cells[:, :, :1, :, :1].expand_as(cells))
 
@@ -149,7 +151,7 @@ def test_deep_local_accuracy(trained_model, images, predicted, deep) -> None:
 
 
 def test_kernel_local_accuracy(trained_model, images, predicted) -> None:
-    result = shap_map(trained_model, images, method="kernel", nsamples=100)
+    result = shap_map(trained_model, images, method="kernel", samples=100)
     assert local_accuracy_error(trained_model, images, predicted, result).max() < 2e-5
 
 
@@ -159,7 +161,7 @@ def test_float64_local_accuracy_is_exact_for_deep_and_kernel(trained_model, imag
     with torch.no_grad():
         classes = model(x).argmax(1)
     for method in ("deep", "kernel"):
-        result = shap_map(model, x, method=method, background=bg, nsamples=100)
+        result = shap_map(model, x, method=method, background=bg, samples=100)
         assert result.maps.dtype == torch.float64
         assert local_accuracy_error(model, x, classes, result).max() < 1e-9
 
@@ -167,7 +169,7 @@ def test_float64_local_accuracy_is_exact_for_deep_and_kernel(trained_model, imag
 def test_gradient_local_accuracy_improves_with_nsamples(trained_model, images, background, predicted) -> None:
     errors = {}
     for nsamples in (50, 1000):
-        result = shap_map(trained_model, images, method="gradient", background=background, nsamples=nsamples)
+        result = shap_map(trained_model, images, method="gradient", background=background, samples=nsamples)
         errors[nsamples] = local_accuracy_error(trained_model, images, predicted, result).median().item()
     assert errors[1000] < 0.5 * errors[50]  # Monte Carlo error ~ 1/sqrt(nsamples)
     assert errors[1000] < 0.5
@@ -225,11 +227,13 @@ def test_seed_model_without_the_check_gives_attributions_that_do_not_add_up(seed
     assert error.max() > 0.1  # a real misattribution, far beyond the 0.01 tolerance
 
 
-def test_shap_map_deep_on_the_seed_model_raises_and_leaves_it_untouched(seed_model, images, background) -> None:
+def test_shap_map_deep_on_an_f_relu_model_names_the_fix_and_leaves_it_untouched(seed_model, images, background) -> None:
+    """SHAP's own AssertionError (with an unfilled "%f") becomes a ValueError that names the fix."""
     model = copy.deepcopy(seed_model).train()
     params = snapshot(model)
-    with pytest.raises(AssertionError, match=ADDITIVITY):
+    with pytest.raises(ValueError, match=r"do not add up.*F\.relu.*one nn\.ReLU module per use") as caught:
         shap_map(model, images, method="deep", background=background)
+    assert isinstance(caught.value.__cause__, AssertionError) and ADDITIVITY in str(caught.value.__cause__)
     assert all(m.training for m in model.modules())
     assert_no_hooks(model)
     for name, value in model.state_dict().items():
@@ -238,8 +242,8 @@ def test_shap_map_deep_on_the_seed_model_raises_and_leaves_it_untouched(seed_mod
 
 @pytest.mark.parametrize("method", ["gradient", "kernel"])
 def test_seed_model_works_with_the_other_methods(seed_model, trained_model, images, background, method) -> None:
-    a = shap_map(seed_model, images, method=method, background=background, nsamples=40)
-    b = shap_map(trained_model, images, method=method, background=background, nsamples=40)
+    a = shap_map(seed_model, images, method=method, background=background, samples=40)
+    b = shap_map(trained_model, images, method=method, background=background, samples=40)
     torch.testing.assert_close(a.maps, b.maps)  # the same function, so the same maps
 
 
@@ -265,7 +269,7 @@ def test_gradient_on_a_linear_model_with_a_constant_background_is_exact() -> Non
     x = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(2))
     bg = torch.full((3, 1, 28, 28), 0.25)
     targets = [2, 7]
-    result = shap_map(model, x, targets, method="gradient", background=bg, nsamples=10)
+    result = shap_map(model, x, targets, method="gradient", background=bg, samples=10)
     expected = model[1].weight.detach()[targets].reshape(2, 1, 28, 28) * (x - 0.25)
     torch.testing.assert_close(result.maps, expected, atol=1e-6, rtol=1e-5)
 
@@ -273,7 +277,7 @@ def test_gradient_on_a_linear_model_with_a_constant_background_is_exact() -> Non
 def test_kernel_on_a_linear_model_satisfies_local_accuracy() -> None:
     model = linear_image_model()
     x = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
-    result = shap_map(model, x, [2, 7], method="kernel", nsamples=120)
+    result = shap_map(model, x, [2, 7], method="kernel", samples=120)
     # 1e-6, not 1e-12: the masked images are rounded to float32 on the way to the float64 model
     assert local_accuracy_error(model, x, [2, 7], result).max() < 1e-6
 
@@ -283,7 +287,7 @@ def test_kernel_on_a_linear_model_gives_every_cells_exact_shapley_value() -> Non
     model = linear_image_model()
     x = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     targets = [2, 7]
-    result = shap_map(model, x, targets, method="kernel", nsamples=120)
+    result = shap_map(model, x, targets, method="kernel", samples=120)
     weight = model[1].weight.detach()
     for i, c in enumerate(targets):
         expected = cell_values(weight[c] * x[i].flatten())
@@ -291,7 +295,7 @@ def test_kernel_on_a_linear_model_gives_every_cells_exact_shapley_value() -> Non
 
 
 def test_kernel_map_on_simplecnn_is_not_truncated_to_ten_cells(trained_model, images) -> None:
-    maps = shap_map(trained_model, images, method="kernel", nsamples=100).maps
+    maps = shap_map(trained_model, images, method="kernel", samples=100).maps
     nonzero_cells = (maps[:, 0, ::4, ::4] != 0).sum(dim=(1, 2))
     assert (nonzero_cells > 10).all()
 
@@ -309,28 +313,28 @@ def test_default_target_is_the_predicted_class(trained_model, images, background
 @pytest.mark.parametrize("method", ["deep", "gradient"])
 def test_per_image_targets_equal_explaining_each_image_alone(trained_model, images, background, method) -> None:
     targets = [1, 4, 7]  # distinct classes, none of them necessarily predicted
-    batch = shap_map(trained_model, images, targets, method=method, background=background, nsamples=40)
+    batch = shap_map(trained_model, images, targets, method=method, background=background, samples=40)
     for i, c in enumerate(targets):
-        alone = shap_map(trained_model, images[i : i + 1], c, method=method, background=background, nsamples=40)
+        alone = shap_map(trained_model, images[i : i + 1], c, method=method, background=background, samples=40)
         torch.testing.assert_close(batch.maps[i], alone.maps[0], atol=1e-6, rtol=1e-5)
         assert batch.base_values[i] == pytest.approx(alone.base_values[0], abs=1e-6)
 
 
 def test_per_image_targets_for_kernel_explain_each_images_own_class(trained_model, images) -> None:
     targets = [1, 4, 7]
-    batch = shap_map(trained_model, images, targets, method="kernel", nsamples=100)
+    batch = shap_map(trained_model, images, targets, method="kernel", samples=100)
     assert local_accuracy_error(trained_model, images, targets, batch).max() < 2e-5
     with torch.no_grad():
         black = trained_model(torch.zeros(1, 1, 28, 28))[0]
     np.testing.assert_allclose(batch.base_values, black[targets].double().numpy(), atol=1e-5)
-    alone = shap_map(trained_model, images[:1], 1, method="kernel", nsamples=100)
+    alone = shap_map(trained_model, images[:1], 1, method="kernel", samples=100)
     assert torch.equal(batch.maps[0], alone.maps[0])  # the first image draws the same samples
 
 
 @pytest.mark.parametrize("method", ["deep", "gradient"])
 def test_base_value_is_the_mean_background_logit_of_the_target(trained_model, images, background, method) -> None:
     targets = [3, 3, 8]
-    result = shap_map(trained_model, images, targets, method=method, background=background, nsamples=20)
+    result = shap_map(trained_model, images, targets, method=method, background=background, samples=20)
     with torch.no_grad():
         mean = trained_model(background).double().mean(0)
     np.testing.assert_allclose(result.base_values, mean[targets].numpy(), atol=1e-5)
@@ -338,7 +342,7 @@ def test_base_value_is_the_mean_background_logit_of_the_target(trained_model, im
 
 @pytest.mark.parametrize("fill", [0.0, 0.5])
 def test_kernel_base_value_is_the_logit_of_an_all_fill_image(trained_model, images, predicted, fill) -> None:
-    result = shap_map(trained_model, images, method="kernel", nsamples=60, fill=fill)
+    result = shap_map(trained_model, images, method="kernel", samples=60, fill=fill)
     with torch.no_grad():
         filled = trained_model(torch.full((1, 1, 28, 28), fill))[0].double()
     np.testing.assert_allclose(result.base_values, filled[predicted].numpy(), atol=1e-5)
@@ -356,9 +360,9 @@ def test_target_out_of_range_is_a_value_error(trained_model, images, background)
 
 @pytest.mark.parametrize("method", ["gradient", "kernel"])
 def test_same_seed_same_maps_other_seed_other_maps(trained_model, images, background, method) -> None:
-    first = shap_map(trained_model, images, method=method, background=background, nsamples=40, seed=3)
-    again = shap_map(trained_model, images, method=method, background=background, nsamples=40, seed=3)
-    other = shap_map(trained_model, images, method=method, background=background, nsamples=40, seed=4)
+    first = shap_map(trained_model, images, method=method, background=background, samples=40, seed=3)
+    again = shap_map(trained_model, images, method=method, background=background, samples=40, seed=3)
+    other = shap_map(trained_model, images, method=method, background=background, samples=40, seed=4)
     assert torch.equal(first.maps, again.maps)
     assert np.array_equal(first.base_values, again.base_values)
     assert not torch.equal(first.maps, other.maps)
@@ -374,7 +378,7 @@ def test_deep_is_deterministic(trained_model, images, background, deep) -> None:
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", SHAP_METHODS)
 def test_callers_model_tensors_and_random_states_are_untouched(trained_model, images, background, method) -> None:
     model = copy.deepcopy(trained_model)
     model.train()
@@ -384,7 +388,7 @@ def test_callers_model_tensors_and_random_states_are_untouched(trained_model, im
     x = images.clone().requires_grad_()
     bg = background.clone()
     with global_rngs_untouched(321):
-        result = shap_map(model, x, method=method, background=bg, nsamples=30)
+        result = shap_map(model, x, method=method, background=bg, samples=30)
     assert_model_untouched(model, params, modes)
     assert torch.equal(x.detach(), images) and x.grad is None
     assert torch.equal(bg, background)
@@ -393,8 +397,8 @@ def test_callers_model_tensors_and_random_states_are_untouched(trained_model, im
 
 def test_nothing_is_printed(trained_model, images, background, capfd) -> None:
     capfd.readouterr()
-    for method in METHODS:
-        shap_map(trained_model, images[:1], method=method, background=background, nsamples=30)
+    for method in SHAP_METHODS:
+        shap_map(trained_model, images[:1], method=method, background=background, samples=30)
     out, err = capfd.readouterr()
     assert out == "" and err == ""
 
@@ -417,7 +421,7 @@ def test_missing_background_is_a_value_error(trained_model, images, method) -> N
 
 
 def test_kernel_needs_no_background(trained_model, images) -> None:
-    shap_map(trained_model, images[:1], method="kernel", nsamples=30)
+    shap_map(trained_model, images[:1], method="kernel", samples=30)
 
 
 @pytest.mark.parametrize("shape", [(4, 1, 14, 14), (4, 3, 28, 28), (4, 1, 28, 27), (4, 784)])
@@ -432,10 +436,10 @@ def test_numpy_background_is_a_type_error(trained_model, images, background) -> 
         shap_map(trained_model, images, method="gradient", background=background.numpy())
 
 
-@pytest.mark.parametrize("nsamples", [0, -1, 2.5, True, "100", None])
-def test_bad_nsamples_is_a_value_error(trained_model, images, background, nsamples) -> None:
-    with pytest.raises(ValueError, match="nsamples must be a positive int"):
-        shap_map(trained_model, images, method="kernel", background=background, nsamples=nsamples)
+@pytest.mark.parametrize("samples", [0, -1, 2.5, True, "100", None])
+def test_bad_samples_is_refused(trained_model, images, background, samples) -> None:
+    with pytest.raises(int_error(samples), match="samples must be a positive int"):
+        shap_map(trained_model, images, method="kernel", background=background, samples=samples)
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 28, 28), (2, 28, 28), (2, 1, 28, 28, 1)])
@@ -474,7 +478,7 @@ def test_bad_kernel_patch_is_a_value_error_naming_patch(trained_model, images) -
 
 def test_gradient_works_for_a_float64_model(trained_model, images, background) -> None:
     model = copy.deepcopy(trained_model).double()
-    result = shap_map(model, images.double(), method="gradient", background=background.double(), nsamples=10)
+    result = shap_map(model, images.double(), method="gradient", background=background.double(), samples=10)
     assert result.maps.dtype == torch.float64
 
 
@@ -551,11 +555,11 @@ def exact_shapley_values(model: nn.Module, row: torch.Tensor, label: int, backgr
 # --- shape and layout -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", SHAP_METHODS)
 def test_table_result_has_one_value_per_feature(table_mlp, rows, table_background, method) -> None:
     model = copy.deepcopy(table_mlp).float()
     x = rows.float()
-    result = shap_map(model, x, method=method, background=table_background.float(), nsamples=40)
+    result = shap_map(model, x, method=method, background=table_background.float(), samples=40)
     assert isinstance(result, ShapResult)
     assert result.maps.shape == (4, FEATURES)
     assert result.maps.dtype == torch.float32 and result.maps.device == x.device
@@ -582,7 +586,7 @@ def test_table_local_accuracy_for_deep_and_kernel(
     table_mlp, rows, table_background, method, nsamples, tolerance
 ) -> None:
     targets = [0, 1, 2, 1]
-    result = shap_map(table_mlp, rows, targets, method=method, background=table_background, nsamples=nsamples)
+    result = shap_map(table_mlp, rows, targets, method=method, background=table_background, samples=nsamples)
     assert result.maps.dtype == torch.float64
     assert table_local_accuracy_error(table_mlp, rows, targets, result).max() < tolerance
 
@@ -591,7 +595,7 @@ def test_table_gradient_local_accuracy_improves_with_nsamples(table_mlp, rows, t
     targets = [0, 1, 2, 1]
     errors = {}
     for nsamples in (20, 2000):
-        result = shap_map(table_mlp, rows, targets, method="gradient", background=table_background, nsamples=nsamples)
+        result = shap_map(table_mlp, rows, targets, method="gradient", background=table_background, samples=nsamples)
         errors[nsamples] = table_local_accuracy_error(table_mlp, rows, targets, result).median().item()
     assert errors[2000] < 0.5 * errors[20]  # Monte Carlo error ~ 1/sqrt(nsamples)
     assert errors[2000] < 0.005
@@ -599,15 +603,15 @@ def test_table_gradient_local_accuracy_improves_with_nsamples(table_mlp, rows, t
 
 def test_table_kernel_with_every_coalition_gives_the_exact_shapley_values(table_mlp, rows, table_background) -> None:
     targets = [0, 1, 2, 1]
-    result = shap_map(table_mlp, rows, targets, method="kernel", background=table_background, nsamples=COALITIONS)
+    result = shap_map(table_mlp, rows, targets, method="kernel", background=table_background, samples=COALITIONS)
     for i, c in enumerate(targets):
         expected = exact_shapley_values(table_mlp, rows[i], c, table_background)
         torch.testing.assert_close(result.maps[i], expected, atol=1e-7, rtol=0)
 
 
 def test_table_kernel_with_every_coalition_does_not_depend_on_the_seed(table_mlp, rows, table_background) -> None:
-    first = shap_map(table_mlp, rows, method="kernel", background=table_background, nsamples=COALITIONS, seed=3)
-    other = shap_map(table_mlp, rows, method="kernel", background=table_background, nsamples=COALITIONS, seed=4)
+    first = shap_map(table_mlp, rows, method="kernel", background=table_background, samples=COALITIONS, seed=3)
+    other = shap_map(table_mlp, rows, method="kernel", background=table_background, samples=COALITIONS, seed=4)
     assert torch.equal(first.maps, other.maps)
 
 
@@ -619,7 +623,7 @@ def test_table_linear_model_values_are_weight_times_difference_from_mean_backgro
     """For f(x) = W x + b every feature's SHAP value is ``W[c, j] * (x_j - mean_b b_j)``."""
     model = linear_table_model()
     targets = [2, 0, 1, 2]
-    result = shap_map(model, rows, targets, method=method, background=table_background, nsamples=COALITIONS)
+    result = shap_map(model, rows, targets, method=method, background=table_background, samples=COALITIONS)
     expected = model.weight.detach()[targets] * (rows - table_background.mean(dim=0))
     torch.testing.assert_close(result.maps, expected, atol=tolerance, rtol=0)
 
@@ -628,7 +632,7 @@ def test_table_gradient_on_a_linear_model_with_a_constant_background_is_exact(ro
     model = linear_table_model()
     targets = [2, 0, 1, 2]
     background = torch.full((3, FEATURES), 0.25, dtype=torch.float64)
-    result = shap_map(model, rows, targets, method="gradient", background=background, nsamples=10)
+    result = shap_map(model, rows, targets, method="gradient", background=background, samples=10)
     expected = model.weight.detach()[targets] * (rows - 0.25)
     torch.testing.assert_close(result.maps, expected, atol=1e-12, rtol=0)
 
@@ -639,7 +643,7 @@ def test_table_gradient_on_a_linear_model_is_close_to_weight_times_difference_fr
     # expected gradients average W (x - b) over sampled background rows b: exact in expectation only
     model = linear_table_model()
     targets = [2, 0, 1, 2]
-    result = shap_map(model, rows, targets, method="gradient", background=table_background, nsamples=1000)
+    result = shap_map(model, rows, targets, method="gradient", background=table_background, samples=1000)
     expected = model.weight.detach()[targets] * (rows - table_background.mean(dim=0))
     assert (result.maps - expected).abs().max() < 0.05 * expected.abs().max()
 
@@ -648,7 +652,7 @@ def test_table_deep_on_the_mlp_is_not_the_exact_shapley_value(table_mlp, rows, t
     # DeepLIFT's rules are exact for linear models only: on the MLP the two methods really differ
     targets = [0, 1, 2, 1]
     deep = shap_map(table_mlp, rows, targets, method="deep", background=table_background)
-    kernel = shap_map(table_mlp, rows, targets, method="kernel", background=table_background, nsamples=COALITIONS)
+    kernel = shap_map(table_mlp, rows, targets, method="kernel", background=table_background, samples=COALITIONS)
     assert (deep.maps - kernel.maps).abs().max() > 1e-3
     np.testing.assert_allclose(deep.base_values, kernel.base_values, atol=1e-12)
 
@@ -662,7 +666,7 @@ def test_breast_cancer_rows_are_locally_accurate_for_deep_and_kernel() -> None:
     with torch.no_grad():
         predicted = model(x).argmax(1)
     for method, tolerance in (("deep", 1e-12), ("kernel", 1e-7)):
-        result = shap_map(model, x, method=method, background=background, nsamples=2 * 30 + 2048)
+        result = shap_map(model, x, method=method, background=background, samples=2 * 30 + 2048)
         assert result.maps.shape == (2, 30)
         assert table_local_accuracy_error(model, x, predicted, result).max() < tolerance
 
@@ -670,10 +674,10 @@ def test_breast_cancer_rows_are_locally_accurate_for_deep_and_kernel() -> None:
 # --- targets and base values --------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", SHAP_METHODS)
 def test_table_base_value_is_the_mean_background_logit_of_the_target(table_mlp, rows, table_background, method) -> None:
     targets = [1, 1, 2, 0]
-    result = shap_map(table_mlp, rows, targets, method=method, background=table_background, nsamples=20)
+    result = shap_map(table_mlp, rows, targets, method=method, background=table_background, samples=20)
     with torch.no_grad():
         mean = table_mlp(table_background).mean(dim=0)
     np.testing.assert_allclose(result.base_values, mean[targets].numpy(), atol=1e-12)
@@ -685,18 +689,18 @@ def test_table_each_class_gets_its_own_map_adding_up_to_its_own_logit(
 ) -> None:
     maps = {}
     for c in (0, 1):
-        result = shap_map(table_mlp, rows, c, method=method, background=table_background, nsamples=COALITIONS)
+        result = shap_map(table_mlp, rows, c, method=method, background=table_background, samples=COALITIONS)
         assert table_local_accuracy_error(table_mlp, rows, [c] * 4, result).max() < 1e-7
         maps[c] = result.maps
     assert (maps[0] - maps[1]).abs().amax(dim=1).min() > 1e-3  # every row's two maps differ
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", SHAP_METHODS)
 def test_table_per_row_targets_equal_explaining_each_row_alone(table_mlp, rows, table_background, method) -> None:
     targets = [2, 0, 1]  # distinct, so that each row is explained on its own logit
-    batch = shap_map(table_mlp, rows[:3], targets, method=method, background=table_background, nsamples=COALITIONS)
+    batch = shap_map(table_mlp, rows[:3], targets, method=method, background=table_background, samples=COALITIONS)
     for i, c in enumerate(targets):
-        alone = shap_map(table_mlp, rows[i : i + 1], c, method=method, background=table_background, nsamples=COALITIONS)
+        alone = shap_map(table_mlp, rows[i : i + 1], c, method=method, background=table_background, samples=COALITIONS)
         torch.testing.assert_close(batch.maps[i], alone.maps[0], atol=1e-12, rtol=0)
         assert batch.base_values[i] == pytest.approx(alone.base_values[0], abs=1e-12)
 
@@ -717,7 +721,7 @@ def test_table_default_target_is_the_predicted_class(table_mlp, rows, table_back
 def test_table_same_seed_same_values_other_seed_other_values(
     table_mlp, rows, table_background, method, nsamples
 ) -> None:
-    kwargs = dict(method=method, background=table_background, nsamples=nsamples)
+    kwargs = dict(method=method, background=table_background, samples=nsamples)
     first = shap_map(table_mlp, rows, seed=3, **kwargs)
     again = shap_map(table_mlp, rows, seed=3, **kwargs)
     other = shap_map(table_mlp, rows, seed=4, **kwargs)
@@ -729,7 +733,7 @@ def test_table_same_seed_same_values_other_seed_other_values(
 
 
 @pytest.mark.parametrize("setting", MODE_SETTINGS)
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", SHAP_METHODS)
 def test_table_callers_model_tensors_and_random_states_are_untouched(rows, table_background, method, setting) -> None:
     model = dropout_net_in(setting, FEATURES, TABLE_CLASSES)
     before = modes(model)
@@ -737,21 +741,21 @@ def test_table_callers_model_tensors_and_random_states_are_untouched(rows, table
     x = rows.float().clone().requires_grad_()
     bg = table_background.float().clone()
     with global_rngs_untouched(321):
-        result = shap_map(model, x, method=method, background=bg, nsamples=20)
+        result = shap_map(model, x, method=method, background=bg, samples=20)
     assert_model_untouched(model, params, before)
     assert torch.equal(x.detach(), rows.float()) and x.grad is None
     assert torch.equal(bg, table_background.float())
     assert not result.maps.requires_grad
     # explained in eval mode: dropout off, the same values as the eval model's
     eval_model = dropout_net(FEATURES, TABLE_CLASSES).eval()
-    in_eval = shap_map(eval_model, rows.float(), method=method, background=bg, nsamples=20)
+    in_eval = shap_map(eval_model, rows.float(), method=method, background=bg, samples=20)
     assert torch.equal(result.maps, in_eval.maps)
 
 
 # --- bad input ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", SHAP_METHODS)
 def test_table_without_background_is_a_value_error_naming_the_table_layout(table_mlp, rows, method) -> None:
     # kernel too: on a table, hidden features take background values (no fill, as for images)
     expected = rf"method '{method}' needs a background batch \(B, F\), e.g. 100 training rows"
@@ -760,7 +764,7 @@ def test_table_without_background_is_a_value_error_naming_the_table_layout(table
 
 
 @pytest.mark.parametrize("shape", [(7, FEATURES - 1), (7, FEATURES + 1), (7, 1, FEATURES)])
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", SHAP_METHODS)
 def test_table_background_of_another_width_is_a_value_error(table_mlp, rows, shape, method) -> None:
     expected = rf"background rows {re.escape(str(shape[1:]))} must match x's \({FEATURES},\)"
     with pytest.raises(ValueError, match=expected):
@@ -778,5 +782,5 @@ def test_one_row_without_batch_dimension_names_unsqueeze(table_mlp, rows, table_
 
 
 def test_a_table_given_to_an_image_model_is_a_value_error_naming_the_shape(trained_model) -> None:
-    with pytest.raises(ValueError, match=r"the model raised an error on x of shape \(2, 784\)"):
-        shap_map(trained_model, torch.zeros(2, 784), method="kernel", background=torch.zeros(5, 784), nsamples=10)
+    with pytest.raises(ValueError, match=r"the model cannot take x of shape \(2, 784\)"):
+        shap_map(trained_model, torch.zeros(2, 784), method="kernel", background=torch.zeros(5, 784), samples=10)

@@ -1,7 +1,7 @@
-"""helpers.widgets: the explorer's controls redraw the right map, in the right thread, without side effects.
+"""helpers.course.widgets: the explorer's controls redraw the right map, in the right thread, without side effects.
 
 No browser: the tests set the controls' values (as the front end would) and read ``image.value``
-(the PNG shown), ``status`` and ``progress``. Fake methods registered in ``METHODS`` record what
+(the PNG shown), ``status`` and ``progress``. Fake methods registered in ``EXPLORER_METHODS`` record what
 the explorer asks for and can be held mid-computation with a ``threading.Event``.
 """
 
@@ -18,9 +18,10 @@ import torch
 from PIL import Image
 from torch import nn
 
-from helpers import widgets
-from helpers._validation import evaluation_mode
-from helpers.widgets import METHODS, PREDICTED, Explorer, Method, explorer
+from helpers._running import evaluation_mode
+from helpers.course import widgets
+from helpers.course.widgets import EXPLORER_METHODS, PREDICTED, Explorer, ExplorerMethod, explorer
+
 from side_effects import MODE_SETTINGS, assert_model_untouched, dropout_net_in, modes, snapshot
 
 PNG = b"\x89PNG"
@@ -49,7 +50,7 @@ def quick_png(monkeypatch):
 
 
 def title(e: Explorer) -> str:
-    return shown(e)[len(PNG):].split(b"\n", 1)[0].decode()
+    return shown(e)[len(PNG) :].split(b"\n", 1)[0].decode()
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +74,16 @@ class Fake:
         self.entered = threading.Event()
 
     def __call__(self, model, image, target, reduce, background):
-        self.calls.append(dict(model=model, image=image.clone(), target=target, reduce=reduce,
-                               background=background, thread=threading.current_thread()))
+        self.calls.append(
+            dict(
+                model=model,
+                image=image.clone(),
+                target=target,
+                reduce=reduce,
+                background=background,
+                thread=threading.current_thread(),
+            )
+        )
         self.entered.set()
         if self.gate is not None:
             self.gate.wait(TIMEOUT)
@@ -90,7 +99,7 @@ class Fake:
 
 
 def install(monkeypatch, name: str, fake: Fake, slow: bool) -> Fake:
-    monkeypatch.setitem(METHODS, name, Method(fake, slow=slow))
+    monkeypatch.setitem(EXPLORER_METHODS, name, ExplorerMethod(fake, slow=slow))
     return fake
 
 
@@ -146,7 +155,9 @@ def test_each_control_redraws_the_image(trained_model, small_set, predicted, con
 
 @pytest.mark.parametrize("method", ["LIME", "SHAP"])
 def test_slow_methods_show_progress_then_the_map_and_are_cached(trained_model, small_set, method):
-    e = explorer(trained_model, small_set, methods=["saliency", method], background=torch.stack([x for x, _ in small_set[:8]]))
+    e = explorer(
+        trained_model, small_set, methods=["saliency", method], background=torch.stack([x for x, _ in small_set[:8]])
+    )
     saliency_png = shown(e)
     e.method.value = method
     assert e.progress.layout.visibility == "visible", "the progress bar shows while the method runs"
@@ -167,7 +178,9 @@ def test_slow_methods_show_progress_then_the_map_and_are_cached(trained_model, s
 # ---------------------------------------------------------------------------
 
 
-def test_method_gets_the_chosen_image_class_reduction_and_background(quick_png, monkeypatch, trained_model, small_set, predicted):
+def test_method_gets_the_chosen_image_class_reduction_and_background(
+    quick_png, monkeypatch, trained_model, small_set, predicted
+):
     fake = install(monkeypatch, "saliency", Fake(), slow=False)
     background = torch.stack([x for x, _ in small_set[:4]])
     e = explorer(trained_model, small_set, methods=["saliency"], background=background)
@@ -175,8 +188,13 @@ def test_method_gets_the_chosen_image_class_reduction_and_background(quick_png, 
     e.target.value = (predicted[5] + 3) % 10
     e.reduce.value = "square"
     e.target.value = PREDICTED
-    expected = [(0, predicted[0], "abs"), (5, predicted[5], "abs"), (5, (predicted[5] + 3) % 10, "abs"),
-                (5, (predicted[5] + 3) % 10, "square"), (5, predicted[5], "square")]
+    expected = [
+        (0, predicted[0], "abs"),
+        (5, predicted[5], "abs"),
+        (5, (predicted[5] + 3) % 10, "abs"),
+        (5, (predicted[5] + 3) % 10, "square"),
+        (5, predicted[5], "square"),
+    ]
     got = [(index_of(c["image"], small_set), c["target"], c["reduce"]) for c in fake.calls]
     assert got == expected
     assert all(c["image"].shape == (1, 1, 28, 28) for c in fake.calls)
@@ -262,7 +280,9 @@ def test_two_quick_changes_end_on_the_last_setting(quick_png, monkeypatch, train
 
 
 @pytest.mark.parametrize("slow", [False, True], ids=["fast", "slow"])
-def test_an_error_in_a_method_is_shown_and_the_explorer_keeps_working(quick_png, monkeypatch, trained_model, small_set, slow):
+def test_an_error_in_a_method_is_shown_and_the_explorer_keeps_working(
+    quick_png, monkeypatch, trained_model, small_set, slow
+):
     install(monkeypatch, "broken", Fake(error=RuntimeError("out of cheese")), slow=slow)
     e = explorer(trained_model, small_set, methods=["saliency", "broken"])
     before = shown(e)
@@ -408,7 +428,7 @@ def test_drawing_while_a_slow_method_runs_keeps_the_models_modes(quick_png, monk
         drawn.wait(wait)  # the worker draws its own figure only after this thread's draw
         return x.abs()
 
-    monkeypatch.setitem(METHODS, "slow", Method(slow, slow=True))
+    monkeypatch.setitem(EXPLORER_METHODS, "slow", ExplorerMethod(slow, slow=True))
     e = explorer(model, small_set, methods=["saliency", "slow"])
     e.method.value = "slow"
     assert in_method.wait(TIMEOUT)
@@ -440,12 +460,16 @@ def test_rejects_a_model_that_is_not_a_module(small_set):
         explorer(lambda x: x, small_set)
 
 
-@pytest.mark.parametrize("methods, error", [
-    ("saliency", TypeError),
-    ([], TypeError),
-    ((m for m in ["saliency"]), TypeError),
-    (["saliency", "Grad-CAM"], ValueError),
-], ids=["string", "empty", "generator", "unknown-name"])
+@pytest.mark.parametrize(
+    "methods, error",
+    [
+        ("saliency", TypeError),
+        ([], TypeError),
+        ((m for m in ["saliency"]), TypeError),
+        (["saliency", "Grad-CAM"], ValueError),
+    ],
+    ids=["string", "empty", "generator", "unknown-name"],
+)
 def test_rejects_bad_methods_naming_the_valid_ones(trained_model, small_set, methods, error):
     with pytest.raises(error, match="Integrated Gradients") as info:
         explorer(trained_model, small_set, methods=methods)
@@ -453,20 +477,27 @@ def test_rejects_bad_methods_naming_the_valid_ones(trained_model, small_set, met
         assert "Grad-CAM" in str(info.value)
 
 
-@pytest.mark.parametrize("dataset", [
-    [(torch.rand(28, 28), 0)],
-    [(torch.rand(3, 28, 28), 0)],
-    [(torch.rand(1, 1, 28, 28), 0)],
-    [(Image.new("L", (28, 28)), 0)],
-    torch.rand(4, 28, 28),
-], ids=["no-channel", "rgb", "batched", "PIL", "bare-tensor"])
+@pytest.mark.parametrize(
+    "dataset",
+    [
+        [(torch.rand(28, 28), 0)],
+        [(torch.rand(3, 28, 28), 0)],
+        [(torch.rand(1, 1, 28, 28), 0)],
+        [(Image.new("L", (28, 28)), 0)],
+        torch.rand(4, 28, 28),
+    ],
+    ids=["no-channel", "rgb", "batched", "PIL", "bare-tensor"],
+)
 def test_rejects_images_that_are_not_greyscale_tensors(trained_model, dataset):
     with pytest.raises(ValueError, match="ToTensor"):
         explorer(trained_model, dataset)
 
 
-@pytest.mark.parametrize("dataset", [[], torch.utils.data.TensorDataset(torch.zeros(0, 1, 28, 28)), 5],
-                         ids=["empty-list", "empty-TensorDataset", "int"])
+@pytest.mark.parametrize(
+    "dataset",
+    [[], torch.utils.data.TensorDataset(torch.zeros(0, 1, 28, 28)), 5],
+    ids=["empty-list", "empty-TensorDataset", "int"],
+)
 def test_rejects_an_empty_or_non_dataset(trained_model, dataset):
     with pytest.raises(TypeError, match="dataset"):
         explorer(trained_model, dataset)
@@ -477,7 +508,7 @@ def test_the_explorer_explains_a_snapshot_taken_when_it_is_built(trained_model, 
     e = explorer(model, small_set, methods=["saliency"])
     before = e.render()
     with torch.no_grad():
-        model.fc1.weight.zero_()                 # the caller changes its model afterwards
+        model.fc1.weight.zero_()  # the caller changes its model afterwards
     e.index.value = 1
     e.index.value = 0
     assert e.render() == before

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from helpers._validation import check_model, preserved_global_rng
+from helpers._checks import check_int, check_model
+from helpers._random import cuda_devices, forked_global_rng
 
 
 def _check_names(names: object, argument: str) -> None:
@@ -21,7 +22,14 @@ def _check_names(names: object, argument: str) -> None:
 
 
 def parameterized_layers(model: nn.Module) -> list[str]:
-    """Names of the submodules that hold parameters of their own and can be re-initialised, input first."""
+    """Names of the submodules that hold parameters of their own and can be re-initialised, input first.
+
+    Examples::
+
+        >>> from helpers import SimpleCNN, parameterized_layers
+        >>> parameterized_layers(SimpleCNN())
+        ['conv1', 'fc1']
+    """
     check_model(model)
     return [
         name
@@ -35,8 +43,19 @@ def randomize_layers(model: nn.Module, layers: Sequence[str], *, seed: int = 0) 
 
     ``seed`` makes the new weights reproducible; the global random state is not touched.
     The copy keeps ``model``'s training/eval modes; ``model`` itself is left bit-identical.
+    Derived in notebook 03, section "Sanity checks".
+
+    Examples::
+
+        >>> import torch
+        >>> from helpers import SimpleCNN, randomize_layers
+        >>> model = SimpleCNN()
+        >>> copy = randomize_layers(model, ["fc1"], seed=0)
+        >>> torch.equal(copy.conv1.weight, model.conv1.weight), torch.equal(copy.fc1.weight, model.fc1.weight)
+        (True, False)
     """
     check_model(model)
+    seed = check_int(seed, "seed", minimum=0)
     if layers is None:
         raise TypeError("layers must be a list of layer names, e.g. ['fc1']; see parameterized_layers(model).")
     _check_names(layers, "layers")
@@ -45,29 +64,45 @@ def randomize_layers(model: nn.Module, layers: Sequence[str], *, seed: int = 0) 
     if unknown:
         raise ValueError(f"unknown or parameter-free layer(s) {unknown}; the model's layers are {available}.")
     randomized = copy.deepcopy(model)
-    with preserved_global_rng(seed):
+    with forked_global_rng(seed, devices=cuda_devices(randomized)):
         for name in layers:
             randomized.get_submodule(name).reset_parameters()
     return randomized
 
 
 def cascading_randomization(
-    model: nn.Module, order: Sequence[str] | None = None, *, seed: int = 0
+    model: nn.Module, layers: Sequence[str] | None = None, *, seed: int = 0
 ) -> list[tuple[str, nn.Module]]:
     """Randomise layers cumulatively from the top (output) down: one ``(label, copy)`` per stage.
 
-    ``order`` defaults to :func:`parameterized_layers` reversed (for ``SimpleCNN``:
-    ``fc1``, then ``fc1`` and ``conv1``). Labels read ``"fc1"``, ``"fc1+conv1"``, ...
+    ``layers``: the layers in the order they are randomised; default :func:`parameterized_layers`
+    reversed (for ``SimpleCNN``: ``fc1``, then ``fc1`` and ``conv1``). Labels read ``"fc1"``,
+    ``"fc1+conv1"``, ... Used in notebooks 03 and 06.
+
+    Examples::
+
+        >>> from helpers import SimpleCNN, cascading_randomization
+        >>> [label for label, _ in cascading_randomization(SimpleCNN(), seed=0)]
+        ['fc1', 'fc1+conv1']
     """
-    _check_names(order, "order")
-    order = list(reversed(parameterized_layers(model))) if order is None else list(order)
-    return [("+".join(order[: k + 1]), randomize_layers(model, order[: k + 1], seed=seed)) for k in range(len(order))]
+    _check_names(layers, "layers")
+    stages = list(reversed(parameterized_layers(model))) if layers is None else list(layers)
+    return [
+        ("+".join(stages[: k + 1]), randomize_layers(model, stages[: k + 1], seed=seed)) for k in range(len(stages))
+    ]
 
 
 def independent_randomization(
     model: nn.Module, layers: Sequence[str] | None = None, *, seed: int = 0
 ) -> list[tuple[str, nn.Module]]:
-    """Randomise one layer at a time, the others kept trained: one ``(layer, copy)`` per layer."""
+    """Randomise one layer at a time, the others kept trained: one ``(layer, copy)`` per layer.
+
+    Examples::
+
+        >>> from helpers import SimpleCNN, independent_randomization
+        >>> [label for label, _ in independent_randomization(SimpleCNN(), seed=0)]
+        ['conv1', 'fc1']
+    """
     _check_names(layers, "layers")
     layers = parameterized_layers(model) if layers is None else list(layers)
     return [(name, randomize_layers(model, [name], seed=seed)) for name in layers]

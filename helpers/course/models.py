@@ -1,9 +1,8 @@
-"""The seed's small CNN, its training loop, and the trained weights shipped in ``data/``."""
+"""The course's small CNN (the classic one-conv MNIST example), a tabular MLP, training, and the shipped weights."""
 
 from __future__ import annotations
 
 import math
-import numbers
 from pathlib import Path
 
 import torch
@@ -12,8 +11,10 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import datasets, transforms
 from tqdm.auto import tqdm
 
-from helpers._validation import evaluation_mode, preserved_global_rng
-from helpers.data import DATA_DIR, mnist
+from helpers._checks import check_int, check_model, check_real
+from helpers._random import forked_global_rng
+from helpers._running import BATCH_SIZE, call_model, evaluation_mode
+from helpers.course.data import DATA_DIR, mnist
 
 PRETRAINED_PATH: Path = DATA_DIR / "simple_cnn_mnist.pt"
 """State dict of the shipped :class:`SimpleCNN`, made by :func:`train_reference_model`."""
@@ -23,16 +24,24 @@ REFERENCE_RECIPE: dict[str, int | float] = {"epochs": 4, "seed": 0, "batch_size"
 
 
 class SimpleCNN(nn.Module):
-    """The seed's MNIST classifier: conv 3x3 (16 channels), ReLU, flatten, linear to 10 logits.
+    """The classic one-conv MNIST classifier: conv 3x3 (16 channels), ReLU, flatten, linear to 10 logits.
 
     Input ``(N, 1, 28, 28)``, output logits ``(N, 10)``. Parameter names (``conv1``,
-    ``fc1``) match the seed's, so a state dict of the seed's model loads here.
+    ``fc1``) match the classic example's, so a state dict of that model loads here.
+    Built in notebook 02.
 
-    The one difference from the seed: the activation is an ``nn.ReLU`` module, not
-    ``F.relu``. Both compute the same function and the same gradients, but SHAP's
+    The one difference from the classic example: the activation is an ``nn.ReLU`` module,
+    not ``F.relu``. Both compute the same function and the same gradients, but SHAP's
     DeepExplainer can only swap in its DeepLIFT rule for non-linearities it sees as
     modules; with ``F.relu`` it back-propagates the plain gradient through the ReLU
-    and its additivity check (sum of attributions = f(x) - E[f]) fails.
+    and its additivity check (sum of attributions = f(x) - E[f]) fails (notebook 05).
+
+    Examples::
+
+        >>> import torch
+        >>> from helpers import SimpleCNN
+        >>> SimpleCNN()(torch.zeros(2, 1, 28, 28)).shape
+        torch.Size([2, 10])
     """
 
     def __init__(self) -> None:
@@ -52,15 +61,21 @@ class TabularMLP(nn.Module):
     """A small multilayer perceptron for a table: linear, ReLU, linear, ReLU, linear.
 
     Input ``(N, features)`` (standardised), output logits ``(N, classes)``. Each ReLU is an
-    ``nn.ReLU`` module, as SHAP's DeepExplainer needs (see :class:`SimpleCNN`).
+    ``nn.ReLU`` module, as SHAP's DeepExplainer needs (see :class:`SimpleCNN`). Used in notebook 07.
+
+    Examples::
+
+        >>> import torch
+        >>> from helpers import TabularMLP
+        >>> TabularMLP(features=30)(torch.zeros(5, 30)).shape
+        torch.Size([5, 2])
     """
 
     def __init__(self, features: int, classes: int = 2, hidden: int = 16) -> None:
         super().__init__()
-        for name, value in (("features", features), ("classes", classes), ("hidden", hidden)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}.")
-        features, classes, hidden = int(features), int(classes), int(hidden)
+        features, classes, hidden = (
+            check_int(value, name) for name, value in (("features", features), ("classes", classes), ("hidden", hidden))
+        )
         self.layers = nn.Sequential(
             nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, classes)
         )
@@ -86,7 +101,7 @@ def _in_order(dataset: Dataset, batch_size: int) -> DataLoader:
     return DataLoader(dataset, batch_size=batch_size, shuffle=False, generator=torch.Generator())
 
 
-def _as_tensors(dataset: Dataset, batch_size: int = 10_000) -> tuple[torch.Tensor, torch.Tensor]:
+def _as_tensors(dataset: Dataset, batch_size: int = BATCH_SIZE) -> tuple[torch.Tensor, torch.Tensor]:
     """Stack a dataset of ``(image, label)`` pairs into ``(N, ...)`` images and ``(N,)`` labels.
 
     torchvision's MNIST with a plain ``ToTensor()`` is converted in one step (the same
@@ -119,7 +134,7 @@ def train(
 
     Args:
         model: a classifier returning logits ``(B, classes)``.
-        dataset: ``(image, label)`` pairs, e.g. ``helpers.data.mnist(train=True)``.
+        dataset: ``(image, label)`` pairs, e.g. ``helpers.mnist(train=True)``.
         epochs: passes over the data (at least 1).
         seed: seeds the shuffling; the global random state is left alone. The same seed
             and thread count give bit-identical weights; another thread count changes
@@ -129,16 +144,24 @@ def train(
 
     The model's initial weights are the caller's: seed ``torch.manual_seed`` before
     building it for a reproducible run, as :func:`train_reference_model` does.
-    The model's training/eval modes are restored afterwards.
+    The model's training/eval modes are restored afterwards. Used in notebook 02.
+
+    Examples::
+
+        >>> import torch
+        >>> from torch import nn
+        >>> from helpers import train
+        >>> data = [(torch.tensor([float(i % 2)]), i % 2) for i in range(8)]
+        >>> losses = train(nn.Linear(1, 2), data, epochs=20, seed=0, batch_size=4, lr=0.1, progress=False)
+        >>> losses[-1] < losses[0]
+        True
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+    check_model(model)
     _check_dataset(dataset)
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}.")
-    if not isinstance(lr, (int, float)) or not lr > 0:
-        raise ValueError(f"lr must be a positive number, got {lr!r}.")
+    epochs = check_int(epochs, "epochs")
+    batch_size = check_int(batch_size, "batch_size")
+    seed = check_int(seed, "seed", minimum=0)
+    lr = check_real(lr, "lr", positive=True)
     images, labels = _as_tensors(dataset)
     generator = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
@@ -166,29 +189,60 @@ def train(
     return history
 
 
-@torch.no_grad()
-def predict(model: nn.Module, dataset: Dataset, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
-    """Predicted classes ``(N,)`` and true labels ``(N,)`` for every item of ``dataset``, in eval mode."""
+def _predicted_classes(model: nn.Module, images: torch.Tensor, batch_size: int) -> torch.Tensor:
+    with evaluation_mode(model), torch.no_grad():
+        return torch.cat(
+            [call_model(model, images[i : i + batch_size]).argmax(dim=1) for i in range(0, len(images), batch_size)]
+        )
+
+
+def predict(model: nn.Module, dataset: Dataset, *, batch_size: int = BATCH_SIZE) -> torch.Tensor:
+    """The class ``model`` predicts for every item of ``dataset``, ``(N,)``, in eval mode (restored).
+
+    ``dataset``: ``(image, label)`` pairs, e.g. ``helpers.mnist(train=False)``; MNIST is read
+    as one tensor, other datasets ``batch_size`` items at a time.
+
+    Examples::
+
+        >>> from helpers import load_pretrained, mnist, predict
+        >>> predict(load_pretrained(), mnist(train=False))[:5]  # the first five test digits: 7 2 1 0 4
+        tensor([7, 2, 1, 0, 4])
+    """
+    check_model(model)
     _check_dataset(dataset)
-    predictions, labels = [], []
-    with evaluation_mode(model):
-        for x, y in _in_order(dataset, batch_size):
-            predictions.append(model(x).argmax(dim=1))
-            labels.append(torch.as_tensor(y))
-    return torch.cat(predictions), torch.cat(labels)
+    batch_size = check_int(batch_size, "batch_size")
+    images, _ = _as_tensors(dataset, batch_size)
+    return _predicted_classes(model, images, batch_size)
 
 
-def accuracy(model: nn.Module, dataset: Dataset, batch_size: int = 1000) -> float:
-    """Fraction of ``dataset`` that ``model`` classifies correctly, in [0, 1]."""
-    predictions, labels = predict(model, dataset, batch_size)
-    return (predictions == labels).float().mean().item()
+def accuracy(model: nn.Module, dataset: Dataset, *, batch_size: int = BATCH_SIZE) -> float:
+    """Fraction of ``dataset``'s ``(image, label)`` pairs that ``model`` classifies correctly, in [0, 1].
+
+    Examples::
+
+        >>> from helpers import accuracy, load_pretrained, mnist
+        >>> accuracy(load_pretrained(), mnist(train=False)) > 0.975
+        True
+    """
+    check_model(model)
+    _check_dataset(dataset)
+    batch_size = check_int(batch_size, "batch_size")
+    images, labels = _as_tensors(dataset, batch_size)
+    return (_predicted_classes(model, images, batch_size) == labels).float().mean().item()
 
 
 def load_pretrained(path: str | Path = PRETRAINED_PATH) -> SimpleCNN:
     """The shipped, trained :class:`SimpleCNN`, in eval mode (test accuracy at least 97.5 %).
 
     The file holds a plain state dict and is read with ``weights_only=True``, which
-    refuses to unpickle anything but tensors.
+    refuses to unpickle anything but tensors. The global random state is not touched.
+
+    Examples::
+
+        >>> from helpers import load_pretrained
+        >>> model = load_pretrained()
+        >>> model.training, sum(p.numel() for p in model.parameters())
+        (False, 108330)
     """
     path = Path(path)
     if not path.exists():
@@ -196,9 +250,9 @@ def load_pretrained(path: str | Path = PRETRAINED_PATH) -> SimpleCNN:
             f"trained weights {path.name} not found in {path.parent}. Restore them with "
             f"`git checkout -- data/{path.name}` or rebuild them with `make weights`."
         )
-    with preserved_global_rng():  # the random initial weights are overwritten: spare the caller's RNG
+    with torch.device("meta"):  # no initial weights drawn (they would be overwritten): the caller's RNG is spared
         model = SimpleCNN()
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), assign=True)
     return model.eval()
 
 
@@ -207,9 +261,10 @@ def train_reference_model(progress: bool = True) -> SimpleCNN:
 
     Returns the trained model in eval mode. Bit-identical to the shipped file only on
     the same thread count and CPU kernels; its test accuracy matches to about 0.1 %.
+    ``make weights`` runs it (about 20 s on 2 cores).
     """
     recipe = REFERENCE_RECIPE
-    with preserved_global_rng(int(recipe["seed"])):  # seed the initial weights, not the caller's RNG
+    with forked_global_rng(int(recipe["seed"])):  # seed the initial weights, not the caller's RNG
         model = SimpleCNN()
     train(
         model,

@@ -11,6 +11,8 @@ import torch
 from scipy.stats import rankdata
 from skimage.metrics import structural_similarity
 
+from helpers._checks import check_bool, check_int, check_real
+
 
 def _pairs(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     arrays = []
@@ -20,7 +22,9 @@ def _pairs(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray) -> tuple[
         if not isinstance(value, np.ndarray):
             raise TypeError(f"{name} must be a tensor or NumPy array of maps (N, ...), got {type(value).__name__}.")
         if value.ndim < 2:
-            raise ValueError(f"{name} must be a batch of maps (N, ...), got shape {value.shape}; add a batch dimension.")
+            raise ValueError(
+                f"{name} must be a batch of maps (N, ...), got shape {value.shape}; add a batch dimension."
+            )
         arrays.append(value.astype(np.float64))
     if arrays[0].shape != arrays[1].shape:
         raise ValueError(f"a and b must have the same shape, got {arrays[0].shape} and {arrays[1].shape}.")
@@ -32,7 +36,17 @@ def spearman(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, *, abso
 
     ``absolute=True`` ranks ``|a|`` and ``|b|`` (which pixels matter); ``False`` ranks the signed
     values (which pixels push the score up or down). NaN where a map is constant.
+    Used from notebook 03 on to compare maps.
+
+    Examples::
+
+        >>> import numpy as np
+        >>> from helpers import spearman
+        >>> a = np.array([[0.1, 0.5, 0.9, 0.3]])
+        >>> spearman(a, a**2), spearman(a, -a), spearman(a, -a, absolute=False)
+        (array([1.]), array([1.]), array([-1.]))
     """
+    check_bool(absolute, "absolute")
     a, b = _pairs(a, b)
     if absolute:
         a, b = np.abs(a), np.abs(b)
@@ -49,11 +63,17 @@ def top_k_overlap(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, k:
     """Fraction of the ``k`` largest-``|value|`` pixels that two maps share, in [0, 1].
 
     Ties at the k-th place are broken by pixel order.
+
+    Examples::
+
+        >>> import numpy as np
+        >>> from helpers import top_k_overlap
+        >>> top_k_overlap(np.array([[4.0, 3.0, 2.0, 1.0]]), np.array([[4.0, 1.0, 3.0, 2.0]]), k=2)
+        array([0.5])
     """
     a, b = _pairs(a, b)
     size = a[0].size
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= size:
-        raise ValueError(f"k must be an int between 1 and the number of pixels ({size}), got {k!r}.")
+    k = check_int(k, "k", maximum=size)
     top_a = np.argsort(-np.abs(a.reshape(len(a), -1)), axis=1, kind="stable")[:, :k]
     top_b = np.argsort(-np.abs(b.reshape(len(b), -1)), axis=1, kind="stable")[:, :k]
     return np.array([len(np.intersect1d(x, y)) / k for x, y in zip(top_a, top_b)])
@@ -64,6 +84,14 @@ def ssim(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, *, data_ran
 
     ``data_range``: the value range of the maps; pass it when maps are normalised (1 for
     maps in [0, 1], 2 for [-1, 1]). ``None`` uses each pair's joint range ``max - min``.
+
+    Examples::
+
+        >>> import numpy as np
+        >>> from helpers import ssim
+        >>> maps = np.random.default_rng(0).random((2, 8, 8))
+        >>> ssim(maps, maps)
+        array([1., 1.])
     """
     a, b = _pairs(a, b)
     if a.ndim == 4 and a.shape[1] == 1:
@@ -72,8 +100,8 @@ def ssim(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, *, data_ran
         raise ValueError(f"ssim needs 2-D maps, (N, H, W) or (N, 1, H, W); got shape {a.shape}.")
     if min(a.shape[1:]) < 7:
         raise ValueError(f"ssim needs maps of at least 7 x 7 pixels (its window), got {a.shape[1:]}.")
-    if data_range is not None and (isinstance(data_range, bool) or not isinstance(data_range, (int, float, np.number)) or not data_range > 0):
-        raise ValueError(f"data_range must be positive, got {data_range!r}.")
+    if data_range is not None:
+        data_range = check_real(data_range, "data_range", positive=True)
     scores = []
     for x, y in zip(a, b):
         joint = data_range if data_range is not None else max(x.max(), y.max()) - min(x.min(), y.min())
@@ -82,10 +110,23 @@ def ssim(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, *, data_ran
 
 
 def normalize_maps(maps: torch.Tensor) -> torch.Tensor:
-    """Each map ``(N, ...)`` divided by its largest absolute value (all-zero maps stay zero)."""
+    """Each map ``(N, ...)`` divided by its largest absolute value (all-zero maps stay zero).
+
+    Examples::
+
+        >>> import torch
+        >>> from helpers import normalize_maps
+        >>> normalize_maps(torch.tensor([[2.0, -4.0], [0.0, 0.0]]))
+        tensor([[ 0.5000, -1.0000],
+                [ 0.0000,  0.0000]])
+    """
     if not isinstance(maps, torch.Tensor) or not maps.is_floating_point():
-        raise TypeError(f"maps must be a float tensor (N, ...), got {type(maps).__name__}; convert with torch.as_tensor(maps).float().")
+        raise TypeError(
+            f"maps must be a float tensor (N, ...), got {type(maps).__name__}; convert with torch.as_tensor(maps).float()."
+        )
     if maps.dim() < 2:
-        raise ValueError(f"maps must be a batch (N, ...), got shape {tuple(maps.shape)}; use maps.unsqueeze(0) for one map.")
+        raise ValueError(
+            f"maps must be a batch (N, ...), got shape {tuple(maps.shape)}; use maps.unsqueeze(0) for one map."
+        )
     scale = maps.detach().flatten(1).abs().max(dim=1).values.clamp_min(torch.finfo(maps.dtype).tiny)
     return maps.detach() / scale.reshape(-1, *[1] * (maps.dim() - 1))

@@ -25,32 +25,42 @@ from matplotlib.figure import Figure
 from torch import nn
 from torch.utils.data import Dataset
 
-from helpers._validation import call_model, check_batch, check_model
-from helpers.gradient_methods import integrated_gradients, smoothgrad
-from helpers.lime_maps import lime_map
-from helpers.plotting import draw_explanation
-from helpers.saliency import apply_reduce, saliency
-from helpers.shap_maps import shap_map
+from helpers._checks import check_batch, check_int, check_model
+from helpers._running import call_model
+from helpers.course.plotting import draw_explanation
+from helpers.explain._gradient import Reduce, apply_reduce
+from helpers.explain.gradient_methods import integrated_gradients, smoothgrad
+from helpers.explain.lime_maps import lime_map
+from helpers.explain.saliency import saliency
+from helpers.explain.shap_maps import shap_map
 
 
-class Method(NamedTuple):
+class ExplorerMethod(NamedTuple):
     """``explain(model, image, target, reduce, background)``: ``(1, 1, H, W)`` map; ``slow``: run it in the background."""
 
-    explain: Callable[[nn.Module, torch.Tensor, int, str, torch.Tensor], torch.Tensor]
+    explain: Callable[[nn.Module, torch.Tensor, int, Reduce, torch.Tensor], torch.Tensor]
     slow: bool
 
 
-METHODS: dict[str, Method] = {
-    "saliency": Method(lambda m, x, c, r, bg: saliency(m, x, c, reduce=r), slow=False),
-    "SmoothGrad": Method(lambda m, x, c, r, bg: smoothgrad(m, x, c, reduce=r), slow=False),
-    "Integrated Gradients": Method(lambda m, x, c, r, bg: apply_reduce(integrated_gradients(m, x, c), r), slow=False),
-    "LIME": Method(lambda m, x, c, r, bg: apply_reduce(lime_map(m, x, c, num_samples=1000).maps, r), slow=True),
-    "SHAP": Method(lambda m, x, c, r, bg: apply_reduce(shap_map(m, x, c, method="deep", background=bg).maps, r), slow=True),
+EXPLORER_METHODS: dict[str, ExplorerMethod] = {
+    "saliency": ExplorerMethod(lambda m, x, c, r, bg: saliency(m, x, c, reduce=r), slow=False),
+    "SmoothGrad": ExplorerMethod(
+        lambda m, x, c, r, bg: smoothgrad(m, x, c, reduce=r, value_range=(0.0, 1.0)), slow=False
+    ),
+    "Integrated Gradients": ExplorerMethod(
+        lambda m, x, c, r, bg: apply_reduce(integrated_gradients(m, x, c), r), slow=False
+    ),
+    "LIME": ExplorerMethod(lambda m, x, c, r, bg: apply_reduce(lime_map(m, x, c, samples=1000).maps, r), slow=True),
+    "SHAP": ExplorerMethod(
+        lambda m, x, c, r, bg: apply_reduce(shap_map(m, x, c, method="deep", background=bg).maps, r), slow=True
+    ),
 }
-"""The methods the explorer offers, by the name shown in its menu (SHAP is DeepExplainer)."""
+"""The methods the explorer offers, by the name shown in its menu; each explains the target's logit
+(SHAP is DeepExplainer)."""
 
-REDUCTIONS: dict[str, str] = {"|map|": "abs", "signed": "signed", "map²": "square"}
-"""The reduction toggle: label shown -> ``reduce`` argument (for LIME, SHAP and IG, applied to their signed map)."""
+REDUCTION_LABELS: dict[str, Reduce] = {"|map|": "abs", "signed": "signed", "map²": "square"}
+"""The explorer's reduction toggle: label shown -> ``reduce`` argument (for LIME, SHAP and IG,
+applied to their signed map)."""
 
 PREDICTED = -1
 """The target menu's value for "the predicted class"."""
@@ -65,6 +75,7 @@ class Explorer(widgets.VBox):
         dataset: Dataset,
         methods: Sequence[str],
         background: torch.Tensor,
+        *,
         seed: int,
     ) -> None:
         self.model = copy.deepcopy(model).eval()  # a snapshot: threads never switch the caller's model's modes
@@ -77,27 +88,39 @@ class Explorer(widgets.VBox):
         first_image, _ = dataset[0]
         with torch.no_grad():
             classes = call_model(self.model, first_image[None]).shape[1]
-        self.index = widgets.IntSlider(value=0, min=0, max=len(dataset) - 1, description="test image", continuous_update=False)
+        self.index = widgets.IntSlider(
+            value=0, min=0, max=len(dataset) - 1, description="test image", continuous_update=False
+        )
         self.random_button = widgets.Button(description="random image", icon="random")
         self.target = widgets.Dropdown(
-            options=[("predicted class", PREDICTED)] + [(f"class {c}", c) for c in range(classes)], value=PREDICTED, description="explain"
+            options=[("predicted class", PREDICTED)] + [(f"class {c}", c) for c in range(classes)],
+            value=PREDICTED,
+            description="explain",
         )
         self.method = widgets.Dropdown(options=list(methods), value=methods[0], description="method")
-        self.reduce = widgets.ToggleButtons(options=list(REDUCTIONS.items()), value="abs", tooltips=["|map|", "signed map", "map squared"])
-        self.opacity = widgets.FloatSlider(value=0.6, min=0.0, max=1.0, step=0.05, description="overlay", continuous_update=False)
-        self.progress = widgets.IntProgress(value=1, min=0, max=1, bar_style="info", layout=widgets.Layout(visibility="hidden", width="160px"))
+        self.reduce = widgets.ToggleButtons(
+            options=list(REDUCTION_LABELS.items()), value="abs", tooltips=["|map|", "signed map", "map squared"]
+        )
+        self.opacity = widgets.FloatSlider(
+            value=0.6, min=0.0, max=1.0, step=0.05, description="overlay", continuous_update=False
+        )
+        self.progress = widgets.IntProgress(
+            value=1, min=0, max=1, bar_style="info", layout=widgets.Layout(visibility="hidden", width="160px")
+        )
         self.status = widgets.HTML()
         self.image = widgets.Image(format="png", layout=widgets.Layout(width="100%", max_width="1100px"))
         for control in (self.index, self.target, self.method, self.reduce, self.opacity):
             control.observe(lambda change: self.refresh(), names="value")
         self.random_button.on_click(lambda button: self.show_random())
-        super().__init__([
-            widgets.HBox([self.index, self.random_button]),
-            widgets.HBox([self.target, self.method]),
-            widgets.HBox([widgets.Label("show", layout=widgets.Layout(width="80px")), self.reduce, self.opacity]),
-            widgets.HBox([self.progress, self.status]),
-            self.image,
-        ])
+        super().__init__(
+            [
+                widgets.HBox([self.index, self.random_button]),
+                widgets.HBox([self.target, self.method]),
+                widgets.HBox([widgets.Label("show", layout=widgets.Layout(width="80px")), self.reduce, self.opacity]),
+                widgets.HBox([self.progress, self.status]),
+                self.image,
+            ]
+        )
         self.refresh()
 
     def show_random(self) -> None:
@@ -108,7 +131,7 @@ class Explorer(widgets.VBox):
         """Redraw for the current controls; a slow method not yet cached is computed in the background."""
         self._generation += 1
         generation, key = self._generation, self._key()
-        if key in self._cache or not METHODS[key[2]].slow:
+        if key in self._cache or not EXPLORER_METHODS[key[2]].slow:
             self._draw(generation, key)
             return
         self.progress.layout.visibility = "visible"
@@ -131,7 +154,7 @@ class Explorer(widgets.VBox):
     def _map(self, key: tuple[int, int, str, str]) -> torch.Tensor:
         if key in self._cache:
             return self._cache[key]
-        if not METHODS[key[2]].slow:
+        if not EXPLORER_METHODS[key[2]].slow:
             self._cache[key] = self._explain(key)
             return self._cache[key]
         with self._lock:  # one slow computation at a time; a second request for the same map waits for the first
@@ -145,7 +168,7 @@ class Explorer(widgets.VBox):
         if target == PREDICTED:
             with torch.no_grad():
                 target = int(call_model(self.model, image).argmax(dim=1))
-        return METHODS[method].explain(self.model, image, target, reduce, self.background)
+        return EXPLORER_METHODS[method].explain(self.model, image, target, reduce, self.background)
 
     def _draw(self, generation: int, key: tuple[int, int, str, str]) -> None:
         start = time.perf_counter()
@@ -171,14 +194,26 @@ class Explorer(widgets.VBox):
         figure = Figure(figsize=(14, 3.4), layout="constrained")
         axes = figure.subplots(1, 4, width_ratios=[1, 1, 1, 1.3])
         label_name = {"abs": f"|{method}|", "signed": f"{method} (signed)", "square": f"{method} squared"}[reduce]
-        draw_explanation(figure, axes[:3], image, attribution[0], map_label=label_name, signed=reduce == "signed", alpha=self.opacity.value)
+        draw_explanation(
+            figure,
+            axes[:3],
+            image,
+            attribution[0],
+            map_label=label_name,
+            signed=reduce == "signed",
+            alpha=self.opacity.value,
+        )
         bars = axes[3].bar(range(len(probabilities)), probabilities, color="lightgrey")
         bars[int(probabilities.argmax())].set_color("tab:blue")
         bars[explained].set_edgecolor("black")
         bars[explained].set_linewidth(2)
         axes[3].set_xticks(range(len(probabilities)))
-        axes[3].set(ylim=(0, 1), xlabel="class (blue: predicted; outlined: explained)", ylabel="probability",
-                    title=f"predicted {int(probabilities.argmax())} (p = {probabilities.max():.2f})")
+        axes[3].set(
+            ylim=(0, 1),
+            xlabel="class (blue: predicted; outlined: explained)",
+            ylabel="probability",
+            title=f"predicted {int(probabilities.argmax())} (p = {probabilities.max():.2f})",
+        )
         figure.suptitle(f"Test image {index} (label {int(label)}): {method} for class {explained}")
         return figure
 
@@ -192,7 +227,7 @@ def _png(figure: Figure) -> bytes:
 def explorer(
     model: nn.Module,
     dataset: Dataset,
-    methods: Sequence[str] = tuple(METHODS),
+    methods: Sequence[str] = tuple(EXPLORER_METHODS),
     *,
     background: torch.Tensor | None = None,
     seed: int = 0,
@@ -203,7 +238,7 @@ def explorer(
         model: classifier of ``(N, 1, H, W)`` images returning logits ``(N, classes)``. The
             explorer explains an eval-mode copy taken now: retrain the model, build a new explorer.
         dataset: ``(image, label)`` pairs with images ``(1, H, W)``, e.g. ``helpers.mnist(train=False)``.
-        methods: names from :data:`METHODS` to offer, in menu order.
+        methods: names from :data:`EXPLORER_METHODS` to offer, in menu order.
         background: ``(B, 1, H, W)`` reference images for SHAP; default: 50 images of ``dataset``
             drawn with ``seed``.
         seed: seeds the "random image" button and the default background.
@@ -212,15 +247,27 @@ def explorer(
         An :class:`Explorer`, an ipywidgets ``VBox``: display it as a cell's last value. Its
         controls are attributes (``index``, ``random_button``, ``target``, ``method``, ``reduce``,
         ``opacity``); ``image`` holds the PNG shown (original | map | overlay | probabilities).
+        Used at the end of notebooks 02 and 06.
+
+    Examples::
+
+        >>> from helpers import explorer, load_pretrained, mnist
+        >>> controls = explorer(load_pretrained(), mnist(train=False), methods=["saliency"])
+        >>> controls.index.value = 3  # what moving the slider does: the figure is redrawn
+        >>> controls.image.value[:4]  # a PNG
+        b'\x89PNG'
     """
     check_model(model)
+    seed = check_int(seed, "seed", minimum=0)
     if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__") or len(dataset) == 0:
-        raise TypeError(f"dataset must be a non-empty dataset of (image, label) pairs, e.g. helpers.mnist(train=False); got {type(dataset).__name__}.")
+        raise TypeError(
+            f"dataset must be a non-empty dataset of (image, label) pairs, e.g. helpers.mnist(train=False); got {type(dataset).__name__}."
+        )
     if isinstance(methods, str) or not isinstance(methods, Sequence) or not methods:
-        raise TypeError(f"methods must be a non-empty list of names from {list(METHODS)}, got {methods!r}.")
-    unknown = [name for name in methods if name not in METHODS]
+        raise TypeError(f"methods must be a non-empty list of names from {list(EXPLORER_METHODS)}, got {methods!r}.")
+    unknown = [name for name in methods if name not in EXPLORER_METHODS]
     if unknown:
-        raise ValueError(f"unknown method(s) {unknown}; choose from {list(METHODS)}.")
+        raise ValueError(f"unknown method(s) {unknown}; choose from {list(EXPLORER_METHODS)}.")
     image = dataset[0][0]
     if not isinstance(image, torch.Tensor) or image.dim() != 3 or image.shape[0] != 1:
         raise ValueError(
@@ -232,5 +279,7 @@ def explorer(
         background = torch.stack([dataset[int(i)][0] for i in picks])
     check_batch(background, "background")
     if background.shape[1:] != image.shape:
-        raise ValueError(f"background images {tuple(background.shape[1:])} must have the dataset's image shape {tuple(image.shape)}.")
-    return Explorer(model, dataset, list(methods), background, seed)
+        raise ValueError(
+            f"background images {tuple(background.shape[1:])} must have the dataset's image shape {tuple(image.shape)}."
+        )
+    return Explorer(model, dataset, list(methods), background, seed=seed)

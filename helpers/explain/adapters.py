@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
 
 import numpy as np
 import torch
 from torch import nn
 
-from helpers._validation import call_model, check_model, evaluation_mode
-
-Output = Literal["probabilities", "logits"]
+from helpers._checks import Score, check_int, check_model, check_score
+from helpers._running import BATCH_SIZE, call_model, evaluation_mode, scores_from_logits
 
 
 def to_model_input(
@@ -23,6 +21,13 @@ def to_model_input(
     averaged; LIME's grey-to-RGB copies one channel three times), ``(n, H, W, 1)`` as SHAP's
     image maskers send it, ``(n, H, W)``, ``(n, 1, H, W)``, or ``(n, H * W)`` flattened.
     Tables (``image_shape=None``): ``(n, F)``, passed through.
+
+    Examples::
+
+        >>> import numpy as np
+        >>> from helpers import to_model_input
+        >>> to_model_input(np.zeros((5, 28, 28, 3))).shape  # LIME's RGB batch, channels last
+        torch.Size([5, 1, 28, 28])
     """
     if isinstance(batch, torch.Tensor):
         batch = batch.detach().cpu().numpy()
@@ -33,7 +38,9 @@ def to_model_input(
     if not np.issubdtype(batch.dtype, np.number) or np.issubdtype(batch.dtype, np.complexfloating):
         raise TypeError(f"batch must hold real numbers, got dtype {batch.dtype}.")
     if batch.ndim < 2:
-        raise ValueError(f"batch must have a first dimension n, got shape {batch.shape}; use batch[None] for one input.")
+        raise ValueError(
+            f"batch must have a first dimension n, got shape {batch.shape}; use batch[None] for one input."
+        )
     array = batch.astype(np.float64 if dtype == torch.float64 else np.float32, copy=False)
     if image_shape is None:
         return torch.from_numpy(np.ascontiguousarray(array)).to(dtype)
@@ -58,22 +65,30 @@ def to_model_input(
 def numpy_predictor(
     model: nn.Module,
     *,
-    output: Output = "probabilities",
+    score: Score = "logit",
     image_shape: tuple[int, ...] | None = (1, 28, 28),
-    batch_size: int = 2048,
+    batch_size: int = BATCH_SIZE,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """A function ``f(batch) -> (n, classes)`` float64 array, for LIME's ``classifier_fn`` or SHAP.
 
-    The batch may come in any layout :func:`to_model_input` accepts. The model runs under
-    ``torch.no_grad()`` in eval mode (each submodule's mode restored), ``batch_size``
-    inputs at a time (LIME's own default of 10 is slow). ``output`` is ``"probabilities"``
-    (softmax) or ``"logits"``.
+    Derived in notebook 04, section "LIME with the lime package". The batch may come in any
+    layout :func:`to_model_input` accepts. The model runs under ``torch.no_grad()`` in eval mode
+    (each submodule's mode restored), ``batch_size`` inputs at a time (LIME's own default of 10
+    is slow). ``score`` is ``"logit"`` or ``"probability"`` (softmax, LIME's own convention).
+
+    Examples::
+
+        >>> import numpy as np
+        >>> from torch import nn
+        >>> from helpers import numpy_predictor
+        >>> model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+        >>> predict = numpy_predictor(model, score="probability")
+        >>> predict(np.zeros((4, 28, 28, 3))).shape, round(float(predict(np.zeros((1, 784))).sum()), 6)
+        ((4, 10), 1.0)
     """
     check_model(model)
-    if output not in ("probabilities", "logits"):
-        raise ValueError(f"output must be 'probabilities' or 'logits', got {output!r}.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+    check_score(score)
+    batch_size = check_int(batch_size, "batch_size")
 
     def predict(batch: np.ndarray) -> np.ndarray:
         parameter = next(model.parameters(), None)
@@ -85,7 +100,7 @@ def numpy_predictor(
             for start in range(0, len(inputs), batch_size):
                 chunk = inputs[start : start + batch_size]
                 logits = call_model(model, chunk)
-                results.append(logits.softmax(dim=1) if output == "probabilities" else logits)
+                results.append(scores_from_logits(logits, score))
         return torch.cat(results).cpu().double().numpy()
 
     return predict

@@ -15,7 +15,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers._validation import Target, check_batch, check_model, evaluation_mode, resolve_target
+from helpers._checks import (
+    Score,
+    Target,
+    check_batch,
+    check_choice,
+    check_int,
+    check_model,
+    check_real,
+    check_score,
+    resolve_target,
+)
+from helpers._running import BATCH_SIZE, call_model, evaluation_mode, scores_from_logits
 
 
 @dataclass
@@ -39,6 +50,18 @@ def count_passes(model: nn.Module) -> Iterator[PassCount]:
     A forward hook counts each call and its batch size; a hook on the output counts each
     backward pass through it. Copies of the model made inside the block (SHAP explainers
     make them) carry the hooks and are counted too. The hooks are removed on exit.
+    Used in notebook 06 to measure each method's cost.
+
+    Examples::
+
+        >>> import torch
+        >>> from torch import nn
+        >>> from helpers import count_passes, saliency
+        >>> model = nn.Linear(4, 3)
+        >>> with count_passes(model) as passes:
+        ...     _ = saliency(model, torch.rand(5, 4))
+        >>> passes.forward_inputs, passes.backward_inputs
+        (5, 5)
     """
     check_model(model)
     count = PassCount()
@@ -69,6 +92,8 @@ def count_passes(model: nn.Module) -> Iterator[PassCount]:
 
 
 Order = Literal["most", "least", "random"]
+ORDERS: tuple[str, ...] = ("most", "least", "random")
+"""The order in which :func:`perturbation_curve` takes pixels: most relevant first, least relevant first, random."""
 
 
 def _pixel_order(maps: torch.Tensor, order: Order, seed: int) -> torch.Tensor:
@@ -82,21 +107,39 @@ def _pixel_order(maps: torch.Tensor, order: Order, seed: int) -> torch.Tensor:
     return torch.stack([torch.randperm(flat.shape[1], generator=generator) for _ in range(len(flat))]).to(flat.device)
 
 
-def blurred(images: torch.Tensor, sigma: float = 2.0) -> torch.Tensor:
-    """A Gaussian-blurred copy of ``(N, C, H, W)`` images: a less out-of-distribution substrate than black."""
-    check_batch(images, "images")
+def blurred(x: torch.Tensor, sigma: float = 2.0) -> torch.Tensor:
+    """A Gaussian-blurred copy of ``(N, C, H, W)`` images: a less out-of-distribution substrate than black.
+
+    ``sigma``: the blur's standard deviation in pixels (positive). Used in notebook 06.
+
+    Examples::
+
+        >>> import torch
+        >>> from helpers import blurred
+        >>> x = torch.zeros(1, 1, 9, 9)
+        >>> x[0, 0, 4, 4] = 1.0
+        >>> soft = blurred(x, sigma=1.0)
+        >>> soft.shape, round(float(soft.sum()), 4), bool(soft.max() < 0.2)  # the ink is spread out, not lost
+        (torch.Size([1, 1, 9, 9]), 1.0, True)
+    """
+    check_batch(x, "x")
+    if x.dim() != 4:
+        raise ValueError(f"x must be images (N, C, H, W), got shape {tuple(x.shape)}.")
+    sigma = check_real(sigma, "sigma", positive=True)
     radius = max(1, int(3 * sigma))
-    grid = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
+    grid = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
     kernel = torch.exp(-(grid**2) / (2 * sigma**2))
     kernel = kernel / kernel.sum()
-    channels = images.shape[1]
-    out = F.conv2d(images, kernel.reshape(1, 1, 1, -1).expand(channels, 1, 1, -1), padding=(0, radius), groups=channels)
+    channels = x.shape[1]
+    out = F.conv2d(
+        x.detach(), kernel.reshape(1, 1, 1, -1).expand(channels, 1, 1, -1), padding=(0, radius), groups=channels
+    )
     return F.conv2d(out, kernel.reshape(1, 1, -1, 1).expand(channels, 1, -1, 1), padding=(radius, 0), groups=channels)
 
 
 def perturbation_curve(
     model: nn.Module,
-    images: torch.Tensor,
+    x: torch.Tensor,
     maps: torch.Tensor,
     target: Target = None,
     *,
@@ -105,7 +148,8 @@ def perturbation_curve(
     substrate: torch.Tensor | float = 0.0,
     steps: int = 28,
     seed: int = 0,
-    score: Literal["probability", "logit"] = "probability",
+    score: Score = "logit",
+    batch_size: int = BATCH_SIZE,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Deletion or insertion curve (Petsiuk et al., 2018) of each image, and its area.
 
@@ -114,69 +158,99 @@ def perturbation_curve(
     by the ``substrate``; **insertion** starts from the substrate and puts them back. After
     each step the model's score for the target class is recorded.
 
+    Derived in notebook 06, section "Faithfulness".
+
     Args:
         model: classifier returning logits ``(N, classes)``; run in eval mode, restored.
-        images: ``(N, C, H, W)``. maps: same shape.
-        target: as in :func:`helpers.saliency.saliency`; ``None`` = the predicted class.
-        substrate: what "removed" means: a number (0 is black) or images like ``images``
+        x: ``(N, C, H, W)`` images. maps: same shape.
+        target: as in :func:`helpers.saliency`; ``None`` = the predicted class.
+        mode: ``"deletion"`` or ``"insertion"``.
+        order: ``"most"`` relevant pixels first, ``"least"`` relevant first, or ``"random"``.
+        substrate: what "removed" means: a number (0 is black) or images like ``x``
             (e.g. :func:`blurred`).
         steps: number of blocks; the curve has ``steps + 1`` points.
         seed: for ``order="random"``, the random baseline.
-        score: the target's softmax ``"probability"`` or its ``"logit"``.
+        score: the target's ``"logit"`` or its softmax ``"probability"`` (Petsiuk et al.'s choice,
+            bounded in [0, 1], so areas compare across images).
+        batch_size: perturbed images per forward pass.
 
     Returns:
         ``(curves, areas)``: ``(N, steps + 1)`` scores from 0 % to 100 % of the pixels
         changed, and ``(N,)`` areas under them (trapezoid rule on [0, 1], i.e. normalised by
         the number of steps). Lower deletion area and higher insertion area mean a more
         faithful ranking; compare with ``order="random"``.
+
+    Examples::
+
+        >>> import torch
+        >>> from torch import nn
+        >>> from helpers import perturbation_curve
+        >>> model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+        >>> x = torch.ones(1, 1, 2, 2)
+        >>> curves, areas = perturbation_curve(model, x, torch.rand(1, 1, 2, 2), target=0, steps=4)
+        >>> curves.shape, torch.allclose(curves[0, -1], model(torch.zeros_like(x))[0, 0])  # ends on the substrate
+        (torch.Size([1, 5]), True)
     """
     check_model(model)
-    check_batch(images, "images")
-    if not isinstance(maps, torch.Tensor) or maps.shape != images.shape:
-        raise ValueError(f"maps must be a tensor of the images' shape {tuple(images.shape)}, got {getattr(maps, 'shape', type(maps).__name__)}.")
-    if mode not in ("deletion", "insertion"):
-        raise ValueError(f"mode must be 'deletion' or 'insertion', got {mode!r}.")
-    if order not in ("most", "least", "random"):
-        raise ValueError(f"order must be 'most', 'least' or 'random', got {order!r}.")
-    if score not in ("probability", "logit"):
-        raise ValueError(f"score must be 'probability' or 'logit', got {score!r}.")
-    pixels = images[0].numel()
-    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= pixels:
-        raise ValueError(f"steps must be an int from 1 to the number of pixels ({pixels}), got {steps!r}.")
-    x = images.detach()
+    check_batch(x, "x")
+    if not isinstance(maps, torch.Tensor) or maps.shape != x.shape:
+        raise ValueError(
+            f"maps must be a tensor of x's shape {tuple(x.shape)}, got {getattr(maps, 'shape', type(maps).__name__)}."
+        )
+    check_choice(mode, "mode", ("deletion", "insertion"))
+    check_choice(order, "order", ORDERS)
+    check_score(score)
+    pixels = x[0].numel()
+    steps = check_int(steps, "steps", maximum=pixels)
+    seed = check_int(seed, "seed", minimum=0)
+    batch_size = check_int(batch_size, "batch_size")
+    x = x.detach()
     if isinstance(substrate, torch.Tensor):
         if substrate.shape != x.shape:
-            raise ValueError(f"substrate must be a number or a tensor of the images' shape {tuple(x.shape)}.")
+            raise ValueError(
+                f"substrate must be a number or a tensor of x's shape {tuple(x.shape)}, got {tuple(substrate.shape)}."
+            )
         base = substrate.detach().to(x)
     else:
-        base = torch.full_like(x, float(substrate))
+        base = torch.full_like(x, check_real(substrate, "substrate"))
     ranking = _pixel_order(maps, order, seed)
     n = len(x)
     # rank[i, p] = position of pixel p in image i's ordering
     rank = torch.empty_like(ranking)
     rank.scatter_(1, ranking, torch.arange(pixels, device=ranking.device).expand(n, -1))
     cut = torch.linspace(0, pixels, steps + 1, device=x.device).round().long()  # pixels changed after each step
-    changed = rank[:, None, :] < cut[None, :, None]  # (N, steps + 1, D)
-    flat_x, flat_base = x.flatten(1)[:, None, :], base.flatten(1)[:, None, :]
-    if mode == "deletion":
-        sequence = torch.where(changed, flat_base, flat_x)
-    else:
-        sequence = torch.where(changed, flat_x, flat_base)
+    flat_x, flat_base = x.flatten(1), base.flatten(1)
+    rows = torch.arange(n, device=x.device).repeat_interleave(steps + 1)  # image of each perturbed input
+    columns = torch.arange(steps + 1, device=x.device).repeat(n)  # its step
+    scores = []
     with evaluation_mode(model), torch.no_grad():
-        classes = resolve_target(target, model(x))
-        logits = model(sequence.reshape(n * (steps + 1), *x.shape[1:]))
-    values = logits.softmax(dim=1) if score == "probability" else logits
-    curves = values.reshape(n, steps + 1, -1).gather(2, classes.reshape(n, 1, 1).expand(n, steps + 1, 1))[..., 0]
+        classes = resolve_target(target, call_model(model, x))
+        for start in range(0, n * (steps + 1), batch_size):
+            image, step = rows[start : start + batch_size], columns[start : start + batch_size]
+            changed = rank[image] < cut[step][:, None]  # (chunk, D): pixels changed so far
+            if mode == "deletion":
+                perturbed = torch.where(changed, flat_base[image], flat_x[image])
+            else:
+                perturbed = torch.where(changed, flat_x[image], flat_base[image])
+            logits = call_model(model, perturbed.reshape(len(image), *x.shape[1:]))
+            scores.append(scores_from_logits(logits, score).gather(1, classes[image][:, None])[:, 0])
+    curves = torch.cat(scores).reshape(n, steps + 1)
     areas = torch.trapezoid(curves, dx=1.0 / steps, dim=1)
     return curves, areas
 
 
 def median_and_spread(values: torch.Tensor | np.ndarray) -> tuple[float, float, float]:
-    """Median and interquartile range (25th, 75th percentile) of a 1-D set of measurements."""
+    """Median and interquartile range (25th, 75th percentile) of a 1-D set of measurements; NaNs are skipped.
+
+    Examples::
+
+        >>> from helpers import median_and_spread
+        >>> median_and_spread([1.0, 2.0, 3.0, 4.0, 5.0])
+        (3.0, 2.0, 4.0)
+    """
     array = values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
     array = array[np.isfinite(array)]
     if array.size == 0:
         raise ValueError("no finite values to summarise.")
     low, median, high = np.percentile(array, [25, 50, 75])
     return float(median), float(low), float(high)
-

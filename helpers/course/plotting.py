@@ -11,6 +11,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 
+from helpers._checks import check_int, check_real
+
 MAP_CMAP = "inferno"
 """Colour map for non-negative maps (|gradient|, gradient squared): dark = 0, bright = large."""
 SIGNED_CMAP = "RdBu_r"
@@ -18,7 +20,15 @@ SIGNED_CMAP = "RdBu_r"
 
 
 def to_image(array: torch.Tensor | np.ndarray) -> np.ndarray:
-    """A ``(H, W)`` float NumPy array from ``(H, W)``, ``(1, H, W)`` or ``(1, 1, H, W)``."""
+    """A ``(H, W)`` float NumPy array from ``(H, W)``, ``(1, H, W)`` or ``(1, 1, H, W)``.
+
+    Examples::
+
+        >>> import torch
+        >>> from helpers import to_image
+        >>> to_image(torch.zeros(1, 1, 28, 28)).shape
+        (28, 28)
+    """
     if isinstance(array, torch.Tensor):
         array = array.detach().cpu().numpy()
     if not isinstance(array, np.ndarray):
@@ -34,10 +44,23 @@ def to_image(array: torch.Tensor | np.ndarray) -> np.ndarray:
     return image
 
 
-def plot_map(ax: Axes, attribution: torch.Tensor | np.ndarray, *, signed: bool = False, vmax: float | None = None) -> AxesImage:
+def plot_map(
+    ax: Axes, attribution: torch.Tensor | np.ndarray, *, signed: bool = False, vmax: float | None = None
+) -> AxesImage:
     """Draw one map on ``ax``: ``[0, vmax]`` in :data:`MAP_CMAP`, or ``[-vmax, vmax]`` in :data:`SIGNED_CMAP`.
 
     ``vmax`` defaults to the map's largest absolute value.
+
+    Examples::
+
+        >>> import matplotlib.pyplot as plt
+        >>> import torch
+        >>> from helpers import plot_map
+        >>> figure, ax = plt.subplots()
+        >>> drawn = plot_map(ax, torch.tensor([[-1.0, 2.0]]), signed=True)
+        >>> drawn.get_clim()  # centred on 0, so white means "no effect"
+        (-2.0, 2.0)
+        >>> plt.close(figure)
     """
     image = to_image(attribution)
     if vmax is None:
@@ -60,7 +83,20 @@ def show_explanation(
     signed: bool = False,
     alpha: float = 0.6,
 ) -> Figure:
-    """Original | map | overlay for one image (``(1, H, W)`` or ``(H, W)``), each panel with a colour bar."""
+    """Original | map | overlay for one image (``(1, H, W)`` or ``(H, W)``), each panel with a colour bar.
+
+    Used from notebook 02 on.
+
+    Examples::
+
+        >>> import matplotlib.pyplot as plt
+        >>> import torch
+        >>> from helpers import show_explanation
+        >>> figure = show_explanation(torch.rand(1, 28, 28), torch.rand(1, 28, 28), title="a random map")
+        >>> [ax.get_title() for ax in figure.axes[:3]]
+        ['input', 'attribution map', 'overlay (map at opacity 0.6)']
+        >>> plt.close(figure)
+    """
     figure, axes = plt.subplots(1, 3, figsize=(10, 3.4), layout="constrained")
     draw_explanation(figure, axes, image, attribution, map_label=map_label, signed=signed, alpha=alpha)
     figure.suptitle(title)
@@ -77,7 +113,20 @@ def draw_explanation(
     signed: bool = False,
     alpha: float = 0.6,
 ) -> None:
-    """Draw original | map | overlay into three ``axes`` of ``figure``, each with a colour bar."""
+    """Draw original | map | overlay into three ``axes`` of ``figure``, each with a colour bar.
+
+    Examples::
+
+        >>> import matplotlib.pyplot as plt
+        >>> import torch
+        >>> from helpers import draw_explanation
+        >>> figure, axes = plt.subplots(1, 3)
+        >>> draw_explanation(figure, axes, torch.rand(28, 28), torch.rand(28, 28), alpha=0.5)
+        >>> axes[2].get_title()
+        'overlay (map at opacity 0.5)'
+        >>> plt.close(figure)
+    """
+    alpha = check_real(alpha, "alpha")
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha}.")
     original = axes[0].imshow(to_image(image), cmap="gray", vmin=0.0, vmax=1.0)
@@ -96,31 +145,44 @@ def draw_explanation(
 
 
 def show_grid(
-    images: torch.Tensor | np.ndarray,
+    x: torch.Tensor | np.ndarray,
     rows: Mapping[str, torch.Tensor | np.ndarray],
     *,
     title: str,
     column_titles: Sequence[str] | None = None,
     signed: bool = False,
 ) -> Figure:
-    """Images ``(K, 1, H, W)`` in the top row, then one row per named map batch ``(K, 1, H, W)``.
+    """Images ``x`` ``(K, 1, H, W)`` in the top row, then one row per named map batch ``(K, 1, H, W)``.
 
     Each map is divided by its own largest absolute value, so every panel spans the
     same colour range and each row shares one colour bar ("fraction of this map's
-    maximum"); compare where a map is bright, not its size across images.
+    maximum"); compare where a map is bright, not its size across images. Used from notebook 02 on.
+
+    Examples::
+
+        >>> import matplotlib.pyplot as plt
+        >>> import torch
+        >>> from helpers import show_grid
+        >>> figure = show_grid(torch.rand(3, 1, 28, 28), {"random": torch.rand(3, 1, 28, 28)}, title="three maps")
+        >>> figure.axes[3].get_ylabel()
+        'random'
+        >>> plt.close(figure)
     """
-    count = len(images)
+    count = len(x)
     if column_titles is not None and len(column_titles) != count:
         raise ValueError(f"column_titles must have {count} entries, one per image, got {len(column_titles)}.")
     for name, maps in rows.items():
         if len(maps) != count:
             raise ValueError(f"row {name!r} has {len(maps)} maps; it needs one per image ({count}).")
     figure, axes = plt.subplots(
-        1 + len(rows), count, figsize=(1.3 * count + 1.4, 1.45 * (1 + len(rows)) + 0.4),
-        layout="constrained", squeeze=False,
+        1 + len(rows),
+        count,
+        figsize=(1.3 * count + 1.4, 1.45 * (1 + len(rows)) + 0.4),
+        layout="constrained",
+        squeeze=False,
     )
     for column in range(count):
-        axes[0, column].imshow(to_image(images[column]), cmap="gray", vmin=0.0, vmax=1.0)
+        axes[0, column].imshow(to_image(x[column]), cmap="gray", vmin=0.0, vmax=1.0)
         axes[0, column].set_xticks([])
         axes[0, column].set_yticks([])
         if column_titles is not None:
@@ -143,14 +205,24 @@ def plot_feature_bars(
     feature_names: Sequence[str],
     *,
     top: int = 10,
-    order: Sequence[int] | np.ndarray | None = None,
+    features: Sequence[int] | np.ndarray | None = None,
     xlabel: str = "attribution",
 ) -> np.ndarray:
     """Horizontal bars for one attribution per feature, ``values`` of shape ``(F,)``.
 
-    Shows the ``top`` features by ``|value|``, largest at the top (or the features listed in
-    ``order``, e.g. another method's top features, for a like-for-like comparison). Bars that
-    raise the score are red, bars that lower it blue, as in signed maps. Returns the indices shown.
+    Shows the ``top`` features by ``|value|``, largest at the top (or the feature indices listed
+    in ``features``, top to bottom, e.g. another method's top features, for a like-for-like
+    comparison). Bars that raise the score are red, bars that lower it blue, as in signed maps.
+    Returns the indices shown. Used in notebook 07.
+
+    Examples::
+
+        >>> import matplotlib.pyplot as plt
+        >>> from helpers import plot_feature_bars
+        >>> figure, ax = plt.subplots()
+        >>> plot_feature_bars(ax, [0.1, -3.0, 2.0], ["a", "b", "c"], top=2)
+        array([1, 2])
+        >>> plt.close(figure)
     """
     if isinstance(values, torch.Tensor):
         values = values.detach().cpu().numpy()
@@ -160,11 +232,10 @@ def plot_feature_bars(
             f"values must have shape (F,) with F = len(feature_names) = {len(feature_names)}, got {values.shape}; "
             "pick one row of a batch, e.g. maps[0]."
         )
-    if order is None:
-        if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-            raise ValueError(f"top must be a positive int, got {top!r}.")
-        order = np.argsort(-np.abs(values), kind="stable")[:top]
-    shown = np.asarray(order, dtype=int)
+    if features is None:
+        top = check_int(top, "top")
+        features = np.argsort(-np.abs(values), kind="stable")[:top]
+    shown = np.asarray(features, dtype=int)
     colours = [plt.get_cmap(SIGNED_CMAP)(0.85 if v >= 0 else 0.15) for v in values[shown]]
     positions = np.arange(len(shown))[::-1]
     ax.barh(positions, values[shown], color=colours)

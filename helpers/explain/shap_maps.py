@@ -12,10 +12,8 @@ Three explainers, all explaining the model's logit for the target class:
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import warnings
-from collections.abc import Iterator
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -23,21 +21,25 @@ import shap
 import torch
 from torch import nn
 
-from helpers._validation import (
+from helpers._checks import (
     Target,
-    call_model,
     check_batch,
+    check_choice,
     check_images_or_table,
+    check_int,
     check_model,
-    evaluation_mode,
-    preserved_global_rng,
+    check_real,
+    check_unit_range,
     resolve_target,
 )
-from helpers.adapters import numpy_predictor
-from helpers.segmentation import grid_segments, mask_segments, paint_segments
+from helpers._random import cuda_devices, forked_global_rng
+from helpers._running import BATCH_SIZE, call_model, evaluation_mode
+from helpers.explain.adapters import numpy_predictor
+from helpers.explain.segmentation import grid_segments, mask_segments, paint_segments
 
-Method = Literal["deep", "gradient", "kernel"]
-METHODS: tuple[str, ...] = ("deep", "gradient", "kernel")
+ShapMethod = Literal["deep", "gradient", "kernel"]
+SHAP_METHODS: tuple[str, ...] = ("deep", "gradient", "kernel")
+"""The SHAP explainers :func:`shap_map` runs (see the module docstring)."""
 
 
 class ShapResult(NamedTuple):
@@ -52,53 +54,66 @@ class ShapResult(NamedTuple):
     base_values: np.ndarray
 
 
-@contextlib.contextmanager
-def _private_random_state(seed: int) -> Iterator[None]:
-    """Seed NumPy's and torch's global generators for SHAP, then put the caller's states back."""
-    numpy_state = np.random.get_state()
-    with preserved_global_rng(seed):
-        np.random.seed(seed)
-        try:
-            yield
-        finally:
-            np.random.set_state(numpy_state)
-
-
 def shap_map(
     model: nn.Module,
     x: torch.Tensor,
     target: Target = None,
     *,
-    method: Method = "deep",
+    method: ShapMethod = "deep",
     background: torch.Tensor | None = None,
-    nsamples: int = 200,
+    samples: int = 200,
     patch: int = 4,
     fill: float = 0.0,
     seed: int = 0,
+    batch_size: int = BATCH_SIZE,
 ) -> ShapResult:
     """SHAP values of each input's target logit, with the input's shape.
 
+    Derived in notebook 05 (Shapley values from scratch, then the three explainers) and
+    used on a table in notebook 07.
+
     Args:
         model: classifier returning logits ``(N, classes)``. A copy is explained, so the
-            caller's model (its modes, hooks and gradients) is never touched.
+            caller's model (its modes, hooks and gradients) is never touched. For
+            ``"deep"``, every activation must be a module of its own (one ``nn.ReLU`` per
+            use, not ``F.relu`` in ``forward``): DeepExplainer only replaces the gradient
+            of the non-linearities it sees as modules, and otherwise fails its check that
+            the values add up.
         x: ``(N, 1, H, W)`` float image batch or ``(N, F)`` float table.
-        target: as in :func:`helpers.saliency.saliency`; ``None`` for the predicted class.
+        target: as in :func:`helpers.saliency`; ``None`` for the predicted class.
         method: ``"deep"``, ``"gradient"`` or ``"kernel"`` (see the module docstring).
-        background: reference inputs ``(B, 1, H, W)`` or ``(B, F)``, like ``x``; their mean
-            output is the base value. Needed by every method except ``"kernel"`` on images,
-            which hides superpixels with ``fill`` instead (e.g. 100 training rows).
-        nsamples: samples per input for ``"gradient"`` and ``"kernel"``.
+        background: reference inputs ``(B, 1, H, W)`` or ``(B, F)`` like ``x`` (e.g. 100
+            training images or rows); their mean output is the base value. Needed by every
+            method except ``"kernel"`` on images, which hides superpixels with ``fill`` instead.
+        samples: samples per input for ``"gradient"`` and ``"kernel"``.
         patch: superpixel size for ``"kernel"`` on images (4 gives 49 on 28 x 28).
-        fill: value of hidden superpixels for ``"kernel"`` on images (0 is black; the base
-            value is the logit of an all-``fill`` image).
+        fill: value of hidden superpixels for ``"kernel"`` on images, whose values must lie in
+            [0, 1] (0 is black; the base value is the logit of an all-``fill`` image).
         seed: seeds SHAP's sampling; the caller's NumPy and torch random states are restored.
+        batch_size: inputs per forward pass for ``"gradient"`` and ``"kernel"``.
+
+    Returns:
+        :class:`ShapResult`: maps with ``x``'s shape, and the base values.
+
+    Examples::
+
+        >>> import torch
+        >>> from torch import nn
+        >>> from helpers import shap_map
+        >>> model = nn.Sequential(nn.Flatten(), nn.Linear(784, 16), nn.ReLU(), nn.Linear(16, 10))
+        >>> x, background = torch.rand(2, 1, 28, 28), torch.rand(8, 1, 28, 28)
+        >>> result = shap_map(model, x, target=3, method="deep", background=background)
+        >>> logit_change = model(x)[:, 3] - torch.tensor(result.base_values)
+        >>> torch.allclose(result.maps.flatten(1).sum(1), logit_change.float(), atol=1e-4)  # local accuracy
+        True
     """
     check_model(model)
     table = check_images_or_table(x, "x")
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}.")
-    if isinstance(nsamples, bool) or not isinstance(nsamples, int) or nsamples < 1:
-        raise ValueError(f"nsamples must be a positive int, got {nsamples!r}.")
+    check_choice(method, "method", SHAP_METHODS)
+    samples = check_int(samples, "samples")
+    batch_size = check_int(batch_size, "batch_size")
+    patch = check_int(patch, "patch")
+    fill = check_real(fill, "fill")
     if background is None and (table or method != "kernel"):
         layout = "(B, F), e.g. 100 training rows" if table else "(B, 1, H, W), e.g. 100 training images"
         raise ValueError(f"method {method!r} needs a background batch {layout}.")
@@ -107,16 +122,23 @@ def shap_map(
         if background.shape[1:] != x.shape[1:]:
             kind = "rows" if table else "images"
             raise ValueError(f"background {kind} {tuple(background.shape[1:])} must match x's {tuple(x.shape[1:])}.")
+    if method == "kernel" and not table:
+        check_unit_range(x, "x", "Kernel SHAP hides a superpixel by setting it to fill (0 is black on that scale)")
+        if not 0.0 <= fill <= 1.0:
+            raise ValueError(f"fill must lie in [0, 1] like the images (0 is black), got {fill!r}.")
     with evaluation_mode(model), torch.no_grad():
         logits = call_model(model, x.detach())
     classes = resolve_target(target, logits)
     explained = copy.deepcopy(model).eval()
     inputs = x.detach()
-    with _private_random_state(seed), warnings.catch_warnings():
+    with forked_global_rng(seed, devices=cuda_devices(inputs, explained)), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if method == "kernel" and not table:
-            maps, base = _kernel_superpixels(explained, inputs, classes, nsamples=nsamples, patch=patch, fill=fill)
+            maps, base = _kernel_superpixels(
+                explained, inputs, classes, samples=samples, patch=patch, fill=fill, batch_size=batch_size
+            )
         else:
+            assert background is not None
             bg = background.detach().to(inputs)
             maps = np.zeros(tuple(inputs.shape))
             base = np.zeros(len(inputs))
@@ -124,11 +146,13 @@ def shap_map(
                 rows = (classes == label).nonzero().flatten()
                 single = _TargetLogit(explained, label)
                 if method == "deep":
-                    values = shap.DeepExplainer(single, bg).shap_values(inputs[rows], check_additivity=True)
+                    values = _deep(single, bg, inputs[rows])
                 elif method == "gradient":
-                    values = shap.GradientExplainer(single, bg, batch_size=1000).shap_values(inputs[rows], nsamples=nsamples, rseed=seed)
+                    values = shap.GradientExplainer(single, bg, batch_size=batch_size).shap_values(
+                        inputs[rows], nsamples=samples, rseed=seed
+                    )
                 else:
-                    values = _kernel_features(single, inputs[rows], bg, nsamples=nsamples)
+                    values = _kernel_features(single, inputs[rows], bg, samples=samples, batch_size=batch_size)
                 maps[rows.cpu().numpy()] = np.asarray(values).reshape(len(rows), *inputs.shape[1:])
                 with torch.no_grad():
                     base[rows.cpu().numpy()] = single(bg).mean().item()
@@ -151,22 +175,46 @@ class _TargetLogit(nn.Module):
         return self.model(x)[:, self.label : self.label + 1]
 
 
-def _kernel_features(single: nn.Module, rows: torch.Tensor, background: torch.Tensor, *, nsamples: int) -> np.ndarray:
+def _deep(single: nn.Module, background: torch.Tensor, rows: torch.Tensor) -> np.ndarray:
+    """DeepExplainer's values for ``rows``; its failed additivity check becomes a ``ValueError`` with the fix."""
+    try:
+        return np.asarray(shap.DeepExplainer(single, background).shap_values(rows, check_additivity=True))
+    except AssertionError as err:
+        if "do not sum up" not in str(err):
+            raise
+        raise ValueError(
+            "DeepExplainer's SHAP values do not add up to the model's output minus the base value. "
+            "Usually the model applies an activation as a function in forward (F.relu, torch.relu): "
+            "DeepExplainer only replaces the gradients of non-linearities it sees as modules. Give the "
+            "model one nn.ReLU module per use (notebook 05 shows the difference), or use method='gradient'."
+        ) from err
+
+
+def _kernel_features(
+    single: nn.Module, rows: torch.Tensor, background: torch.Tensor, *, samples: int, batch_size: int
+) -> np.ndarray:
     """KernelSHAP on a table's features: ``(n, F)`` values; hidden features take background values."""
-    predict = numpy_predictor(single, output="logits", image_shape=None)
+    predict = numpy_predictor(single, score="logit", image_shape=None, batch_size=batch_size)
     explainer = shap.KernelExplainer(lambda table: predict(table)[:, 0], background.cpu().numpy())
     # l1_reg=False: every feature gets its value (SHAP's default keeps only 10 when sampling)
-    return np.asarray(explainer.shap_values(rows.cpu().numpy(), nsamples=nsamples, silent=True, l1_reg=False))
+    return np.asarray(explainer.shap_values(rows.cpu().numpy(), nsamples=samples, silent=True, l1_reg=False))
 
 
 def _kernel_superpixels(
-    model: nn.Module, images: torch.Tensor, classes: torch.Tensor, *, nsamples: int, patch: int, fill: float
+    model: nn.Module,
+    images: torch.Tensor,
+    classes: torch.Tensor,
+    *,
+    samples: int,
+    patch: int,
+    fill: float,
+    batch_size: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """KernelSHAP over grid superpixels, one image at a time: maps ``(N, 1, H, W)``, base values ``(N,)``."""
     height, width = images.shape[-2:]
     segments = grid_segments(height, width, patch)
     count = int(segments.max()) + 1
-    predict = numpy_predictor(model, output="logits", image_shape=tuple(images.shape[1:]))
+    predict = numpy_predictor(model, score="logit", image_shape=tuple(images.shape[1:]), batch_size=batch_size)
     maps, bases = [], []
     for image, label in zip(images.cpu().numpy()[:, 0], classes.tolist()):
 
@@ -176,7 +224,7 @@ def _kernel_superpixels(
         explainer = shap.KernelExplainer(logit_of_masked, np.zeros((1, count)))
         # l1_reg=False: every superpixel gets its value (SHAP's default keeps only 10 when sampling)
         values = np.asarray(
-            explainer.shap_values(np.ones((1, count)), nsamples=nsamples, silent=True, l1_reg=False)
+            explainer.shap_values(np.ones((1, count)), nsamples=samples, silent=True, l1_reg=False)
         ).reshape(-1)
         maps.append(paint_segments(values, segments)[None])
         bases.append(float(np.asarray(explainer.expected_value).reshape(-1)[0]))

@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import numpy as np
 
+from helpers._checks import check_int
+
 
 def grid_segments(height: int = 28, width: int = 28, patch: int = 4) -> np.ndarray:
     """A ``(height, width)`` int array labelling square ``patch x patch`` cells 0, 1, 2, ... row by row.
 
     Every pixel belongs to exactly one segment; on 28 x 28 with ``patch=4`` there are 49.
-    Edge cells are smaller when ``patch`` does not divide the size.
+    Edge cells are smaller when ``patch`` does not divide the size. Used in notebook 04.
+
+    Examples::
+
+        >>> from helpers import grid_segments
+        >>> grid_segments(4, 6, patch=2)
+        array([[0, 0, 1, 1, 2, 2],
+               [0, 0, 1, 1, 2, 2],
+               [3, 3, 4, 4, 5, 5],
+               [3, 3, 4, 4, 5, 5]])
     """
-    for name, value in (("height", height), ("width", width), ("patch", patch)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}.")
+    height, width, patch = (
+        check_int(value, name) for name, value in (("height", height), ("width", width), ("patch", patch))
+    )
     columns = -(-width // patch)
     rows = np.arange(height)[:, None] // patch
     cols = np.arange(width)[None, :] // patch
@@ -24,12 +35,17 @@ class GridSegmentation:
     """LIME's ``segmentation_fn``: ``GridSegmentation(patch)(image)`` labels the image's grid cells.
 
     Accepts ``(H, W)`` or ``(H, W, C)`` images; returns ``(H, W)`` int labels.
+
+    Examples::
+
+        >>> import numpy as np
+        >>> from helpers import GridSegmentation
+        >>> int(GridSegmentation(4)(np.zeros((28, 28, 3))).max()) + 1  # superpixels on an MNIST digit
+        49
     """
 
     def __init__(self, patch: int = 4) -> None:
-        if isinstance(patch, bool) or not isinstance(patch, (int, np.integer)) or patch < 1:
-            raise ValueError(f"patch must be a positive int (the cell size in pixels), got {patch!r}.")
-        self.patch = int(patch)
+        self.patch = check_int(patch, "patch")
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         return grid_segments(image.shape[0], image.shape[1], self.patch)
@@ -38,7 +54,9 @@ class GridSegmentation:
         return f"GridSegmentation(patch={self.patch})"
 
 
-def mask_segments(image: np.ndarray, segments: np.ndarray, keep: np.ndarray, fill: float | np.ndarray = 0.0) -> np.ndarray:
+def mask_segments(
+    image: np.ndarray, segments: np.ndarray, keep: np.ndarray, fill: float | np.ndarray = 0.0
+) -> np.ndarray:
     """Images with the segments where ``keep`` is 0 replaced by ``fill``.
 
     Args:
@@ -49,6 +67,15 @@ def mask_segments(image: np.ndarray, segments: np.ndarray, keep: np.ndarray, fil
 
     Returns:
         ``(n, H, W)`` float array.
+
+    Examples::
+
+        >>> import numpy as np
+        >>> from helpers import grid_segments, mask_segments
+        >>> image = np.ones((2, 4))
+        >>> mask_segments(image, grid_segments(2, 4, patch=2), keep=[[1, 0]], fill=0.5)
+        array([[[1. , 1. , 0.5, 0.5],
+                [1. , 1. , 0.5, 0.5]]])
     """
     image = np.asarray(image, dtype=float)
     keep = np.asarray(keep)
@@ -70,10 +97,19 @@ def paint_segments(values: np.ndarray, segments: np.ndarray, *, per_pixel: bool 
 
     ``per_pixel=True`` divides each value by its segment's size, so that the map summed over
     a segment gives back that segment's value (and the whole map sums to ``values.sum()``).
+
+    Examples::
+
+        >>> from helpers import grid_segments, paint_segments
+        >>> paint_segments([4.0, 2.0], grid_segments(2, 4, patch=2))
+        array([[1. , 1. , 0.5, 0.5],
+               [1. , 1. , 0.5, 0.5]])
     """
     values = np.asarray(values, dtype=float)
     sizes = np.bincount(segments.ravel())
     if len(sizes) != len(values):
-        raise ValueError(f"values has {len(values)} entries but segments has {len(sizes)} labels; pass one value per segment.")
+        raise ValueError(
+            f"values has {len(values)} entries but segments has {len(sizes)} labels; pass one value per segment."
+        )
     scaled = values / sizes if per_pixel else values
     return scaled[segments]

@@ -3,7 +3,8 @@
 ``data/`` holds the gzip files. :func:`prepare_mnist` decompresses them into
 ``data/MNIST/raw/`` and checks each against the well-known MD5 sum of the
 original file, so that torchvision's own loader, even when called with
-``download=True`` as in the seed, finds the data and downloads nothing.
+``download=True`` as in the classic example, finds the data and downloads nothing.
+The check runs once per folder and process: later calls trust the files.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from typing import NamedTuple
 import torch
 from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import train_test_split
-
 from torchvision import datasets, transforms
 
-DATA_DIR: Path = Path(__file__).resolve().parent.parent / "data"
+from helpers._checks import check_bool, check_int, check_real
+
+DATA_DIR: Path = Path(__file__).resolve().parents[2] / "data"
 """The project's ``data/`` folder (the package is installed with ``pip install -e .``)."""
 
 MNIST_MD5: dict[str, str] = {
@@ -30,6 +32,18 @@ MNIST_MD5: dict[str, str] = {
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
 """MD5 sums of the decompressed original MNIST files, as torchvision knows them."""
+
+_VERIFIED: dict[Path, list[tuple[int, int]]] = {}
+"""The ``raw`` folders already checked in this process, with each file's (size, modification time)
+when it passed: hashing 55 MB takes a noticeable fraction of a second, a changed file is checked again."""
+
+
+def _signature(raw: Path) -> list[tuple[int, int]] | None:
+    """Each MNIST file's ``(size, mtime_ns)`` in ``raw``, or ``None`` if one is missing."""
+    try:
+        return [((raw / name).stat().st_size, (raw / name).stat().st_mtime_ns) for name in MNIST_MD5]
+    except FileNotFoundError:
+        return None
 
 
 def _md5(path: Path) -> str:
@@ -44,14 +58,24 @@ def prepare_mnist(root: str | Path = DATA_DIR) -> Path:
     """Decompress and verify the MNIST files under ``root/MNIST/raw/``.
 
     Files already there with the right MD5 sum are kept; the others are
-    (re)made from ``root/<name>.gz``. Returns the ``raw`` folder.
+    (re)made from ``root/<name>.gz``. Returns the ``raw`` folder. Once a folder has
+    passed, later calls in the same process return at once.
 
     Raises:
         FileNotFoundError: a ``.gz`` file is missing from ``root``.
         ValueError: a file does not decompress to the original bytes.
+
+    Examples::
+
+        >>> from helpers import prepare_mnist
+        >>> sorted(path.name for path in prepare_mnist().iterdir())[:2]
+        ['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']
     """
     root = Path(root)
     raw = root / "MNIST" / "raw"
+    signature = _signature(raw)
+    if signature is not None and _VERIFIED.get(raw.resolve()) == signature:
+        return raw
     raw.mkdir(parents=True, exist_ok=True)
     for name, expected in MNIST_MD5.items():
         target = raw / name
@@ -82,6 +106,9 @@ def prepare_mnist(root: str | Path = DATA_DIR) -> Path:
                 f"with `git checkout -- data/{archive.name}`."
             )
         partial.replace(target)
+    signature = _signature(raw)
+    if signature is not None:
+        _VERIFIED[raw.resolve()] = signature
     return raw
 
 
@@ -89,11 +116,17 @@ def mnist(train: bool = False, root: str | Path = DATA_DIR) -> datasets.MNIST:
     """The MNIST training (60,000) or test (10,000) set, read offline.
 
     Items are ``(image, label)``: ``image`` a float tensor of shape ``(1, 28, 28)``
-    with values in ``[0, 1]`` (``ToTensor()``, no normalisation, as in the seed),
-    ``label`` an ``int``. ``mnist(train=False)[0]`` is a 7.
+    with values in ``[0, 1]`` (``ToTensor()``, no normalisation, as in the classic example),
+    ``label`` an ``int``. Introduced in notebook 02.
+
+    Examples::
+
+        >>> from helpers import mnist
+        >>> test_set = mnist(train=False)
+        >>> len(test_set), test_set[0][0].shape, test_set[0][1]  # the first test digit is a 7
+        (10000, torch.Size([1, 28, 28]), 7)
     """
-    if not isinstance(train, bool):
-        raise TypeError(f"train must be True or False, got {train!r}")
+    check_bool(train, "train")
     prepare_mnist(root)
     return datasets.MNIST(root=str(root), train=train, download=False, transform=transforms.ToTensor())
 
@@ -113,18 +146,25 @@ class Table(NamedTuple):
     class_names: list[str]
 
 
-def breast_cancer(test_size: float = 0.25, seed: int = 0) -> Table:
+def breast_cancer(test_size: float = 0.25, *, seed: int = 0) -> Table:
     """The Wisconsin diagnostic breast-cancer table (569 tumours, 30 features, classes
     ``malignant`` = 0 and ``benign`` = 1), read from the copy inside scikit-learn: no download.
 
     Split stratified by class (``seed`` seeds the split), then standardised with the
     training split's statistics only. Float64 keeps small models' results identical
-    across thread counts.
+    across thread counts. Used in notebook 07.
+
+    Examples::
+
+        >>> from helpers import breast_cancer
+        >>> table = breast_cancer()
+        >>> table.x_train.shape, table.x_test.shape, table.class_names
+        (torch.Size([426, 30]), torch.Size([143, 30]), ['malignant', 'benign'])
     """
-    if isinstance(test_size, bool) or not isinstance(test_size, float) or not 0 < test_size < 1:
-        raise ValueError(f"test_size must be a float between 0 and 1 (the held-out fraction), got {test_size!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int (it seeds the split), got {seed!r}.")
+    test_size = check_real(test_size, "test_size")
+    if not 0 < test_size < 1:
+        raise ValueError(f"test_size must lie between 0 and 1 (the held-out fraction), got {test_size!r}.")
+    seed = check_int(seed, "seed", minimum=0)
     bunch = load_breast_cancer()
     x_train, x_test, y_train, y_test = train_test_split(
         bunch.data, bunch.target, test_size=test_size, random_state=seed, stratify=bunch.target
@@ -132,7 +172,12 @@ def breast_cancer(test_size: float = 0.25, seed: int = 0) -> Table:
     x_train, x_test = torch.from_numpy(x_train), torch.from_numpy(x_test)
     mean, std = x_train.mean(dim=0), x_train.std(dim=0)
     return Table(
-        (x_train - mean) / std, torch.from_numpy(y_train).long(),
-        (x_test - mean) / std, torch.from_numpy(y_test).long(),
-        mean, std, [str(name) for name in bunch.feature_names], [str(name) for name in bunch.target_names],
+        (x_train - mean) / std,
+        torch.from_numpy(y_train).long(),
+        (x_test - mean) / std,
+        torch.from_numpy(y_test).long(),
+        mean,
+        std,
+        [str(name) for name in bunch.feature_names],
+        [str(name) for name in bunch.target_names],
     )

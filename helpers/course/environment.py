@@ -35,7 +35,7 @@ def environment_problems(distribution: str = DISTRIBUTION) -> list[str]:
     return problems
 
 
-def setup(seed: int = 0) -> None:
+def setup(*, seed: int = 0) -> None:
     """Start a notebook: check the environment, seed ``random``, NumPy and PyTorch, set figure defaults.
 
     Raises ``RuntimeError`` listing every package outside the course's pins, with the fix.
@@ -43,7 +43,8 @@ def setup(seed: int = 0) -> None:
     problems = environment_problems()
     if problems:
         raise RuntimeError(
-            "this environment does not match the course's pins:\n  - " + "\n  - ".join(problems)
+            "this environment does not match the course's pins:\n  - "
+            + "\n  - ".join(problems)
             + "\nRun `make lab` from the repository root (it installs into .venv), "
             "or `pip install -e .` in your own environment."
         )

@@ -1,0 +1,41 @@
+"""Evaluate: measuring explanations (kept apart from computing them, as Quantus does).
+
+- :mod:`~helpers.evaluate.similarity`: rank correlation, top-k overlap and SSIM between maps.
+- :mod:`~helpers.evaluate.metrics`: cost (passes counted), deletion and insertion curves.
+- :mod:`~helpers.evaluate.randomization`: randomised model copies for sanity checks.
+"""
+
+from helpers.evaluate.metrics import (
+    ORDERS,
+    Order,
+    PassCount,
+    blurred,
+    count_passes,
+    median_and_spread,
+    perturbation_curve,
+)
+from helpers.evaluate.randomization import (
+    cascading_randomization,
+    independent_randomization,
+    parameterized_layers,
+    randomize_layers,
+)
+from helpers.evaluate.similarity import normalize_maps, spearman, ssim, top_k_overlap
+
+__all__ = [
+    "ORDERS",
+    "Order",
+    "PassCount",
+    "blurred",
+    "cascading_randomization",
+    "count_passes",
+    "independent_randomization",
+    "median_and_spread",
+    "normalize_maps",
+    "parameterized_layers",
+    "perturbation_curve",
+    "randomize_layers",
+    "spearman",
+    "ssim",
+    "top_k_overlap",
+]
