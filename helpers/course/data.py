@@ -59,7 +59,8 @@ def prepare_mnist(root: str | Path = DATA_DIR) -> Path:
 
     Files already there with the right MD5 sum are kept; the others are
     (re)made from ``root/<name>.gz``. Returns the ``raw`` folder. Once a folder has
-    passed, later calls in the same process return at once.
+    passed, later calls in the same process return at once. :func:`mnist` calls it, so
+    the notebooks (from notebook 01 on) never need to.
 
     Raises:
         FileNotFoundError: a ``.gz`` file is missing from ``root``.

@@ -15,7 +15,16 @@ DISTRIBUTION = "explaining-image-classifiers"
 
 
 def environment_problems(distribution: str = DISTRIBUTION) -> list[str]:
-    """Each installed dependency of ``distribution`` outside its pinned range, or missing, as a sentence."""
+    """Each installed dependency of ``distribution`` outside its pinned range, or missing, as a sentence.
+
+    What :func:`setup` checks in the first cell of notebooks 01 to 07.
+
+    Examples::
+
+        >>> from helpers import environment_problems
+        >>> environment_problems()  # none in the environment `make lab` installs
+        []
+    """
     try:
         requirements = metadata.requires(distribution) or []
     except metadata.PackageNotFoundError:
@@ -39,6 +48,17 @@ def setup(*, seed: int = 0) -> None:
     """Start a notebook: check the environment, seed ``random``, NumPy and PyTorch, set figure defaults.
 
     Raises ``RuntimeError`` listing every package outside the course's pins, with the fix.
+    The first code cell of notebooks 01 to 07 calls it.
+
+    Examples::
+
+        >>> import torch
+        >>> from helpers import setup
+        >>> setup(seed=0)
+        >>> first = torch.rand(3)
+        >>> setup(seed=0)
+        >>> torch.equal(torch.rand(3), first)  # the same seed, the same random numbers
+        True
     """
     problems = environment_problems()
     if problems:

@@ -200,12 +200,14 @@ def predict(model: nn.Module, dataset: Dataset, *, batch_size: int = BATCH_SIZE)
     """The class ``model`` predicts for every item of ``dataset``, ``(N,)``, in eval mode (restored).
 
     ``dataset``: ``(image, label)`` pairs, e.g. ``helpers.mnist(train=False)``; MNIST is read
-    as one tensor, other datasets ``batch_size`` items at a time.
+    as one tensor, other datasets ``batch_size`` items at a time. The predictions that
+    :func:`accuracy` scores in notebook 02.
 
     Examples::
 
+        >>> from torch.utils.data import Subset
         >>> from helpers import load_pretrained, mnist, predict
-        >>> predict(load_pretrained(), mnist(train=False))[:5]  # the first five test digits: 7 2 1 0 4
+        >>> predict(load_pretrained(), Subset(mnist(train=False), range(5)))  # the first five test digits: 7 2 1 0 4
         tensor([7, 2, 1, 0, 4])
     """
     check_model(model)
@@ -218,11 +220,15 @@ def predict(model: nn.Module, dataset: Dataset, *, batch_size: int = BATCH_SIZE)
 def accuracy(model: nn.Module, dataset: Dataset, *, batch_size: int = BATCH_SIZE) -> float:
     """Fraction of ``dataset``'s ``(image, label)`` pairs that ``model`` classifies correctly, in [0, 1].
 
+    Used in notebooks 01 and 02 to check a model before explaining it: a map of an
+    inaccurate model explains its mistakes.
+
     Examples::
 
+        >>> from torch.utils.data import Subset
         >>> from helpers import accuracy, load_pretrained, mnist
-        >>> accuracy(load_pretrained(), mnist(train=False)) > 0.975
-        True
+        >>> round(accuracy(load_pretrained(), Subset(mnist(train=False), range(500))), 3)  # 5 of 500 misread
+        0.99
     """
     check_model(model)
     _check_dataset(dataset)
@@ -236,6 +242,7 @@ def load_pretrained(path: str | Path = PRETRAINED_PATH) -> SimpleCNN:
 
     The file holds a plain state dict and is read with ``weights_only=True``, which
     refuses to unpickle anything but tensors. The global random state is not touched.
+    The model every image notebook explains, from notebook 01 on.
 
     Examples::
 
@@ -261,7 +268,14 @@ def train_reference_model(progress: bool = True) -> SimpleCNN:
 
     Returns the trained model in eval mode. Bit-identical to the shipped file only on
     the same thread count and CPU kernels; its test accuracy matches to about 0.1 %.
-    ``make weights`` runs it (about 20 s on 2 cores).
+    ``make weights`` runs it (about 20 s on 2 cores). In notebook 02 the same network is
+    trained for one epoch, then replaced by the shipped weights that this function made.
+
+    Examples::
+
+        >>> from helpers import REFERENCE_RECIPE, train_reference_model
+        >>> REFERENCE_RECIPE  # what it trains with (Adam); train_reference_model() itself takes about 20 s
+        {'epochs': 4, 'seed': 0, 'batch_size': 64, 'lr': 0.001}
     """
     recipe = REFERENCE_RECIPE
     with forked_global_rng(int(recipe["seed"])):  # seed the initial weights, not the caller's RNG

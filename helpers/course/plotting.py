@@ -22,6 +22,8 @@ SIGNED_CMAP = "RdBu_r"
 def to_image(array: torch.Tensor | np.ndarray) -> np.ndarray:
     """A ``(H, W)`` float NumPy array from ``(H, W)``, ``(1, H, W)`` or ``(1, 1, H, W)``.
 
+    How every figure helper reads an image or map (notebook 01 on): ``x[0]`` or ``maps[0]`` will do.
+
     Examples::
 
         >>> import torch
@@ -49,7 +51,8 @@ def plot_map(
 ) -> AxesImage:
     """Draw one map on ``ax``: ``[0, vmax]`` in :data:`MAP_CMAP`, or ``[-vmax, vmax]`` in :data:`SIGNED_CMAP`.
 
-    ``vmax`` defaults to the map's largest absolute value.
+    ``vmax`` defaults to the map's largest absolute value. Used from notebook 01 on for
+    single maps beside other panels.
 
     Examples::
 
@@ -114,6 +117,8 @@ def draw_explanation(
     alpha: float = 0.6,
 ) -> None:
     """Draw original | map | overlay into three ``axes`` of ``figure``, each with a colour bar.
+
+    The panels of :func:`show_explanation` (notebook 02 on) and of the explorer (notebooks 02 and 06).
 
     Examples::
 

@@ -67,7 +67,19 @@ PREDICTED = -1
 
 
 class Explorer(widgets.VBox):
-    """The explorer's widgets (see :func:`explorer`); ``render()`` returns the PNG it shows."""
+    """The explorer's widgets, as :func:`explorer` returns them (end of notebooks 02 and 06).
+
+    An ipywidgets ``VBox`` whose controls are attributes; setting one (``index``, ``target``,
+    ``method``, ``reduce``, ``opacity``) redraws ``image``. ``render()`` returns the PNG it shows.
+
+    Examples::
+
+        >>> from torch.utils.data import Subset
+        >>> from helpers import Explorer, explorer, load_pretrained, mnist
+        >>> controls = explorer(load_pretrained(), Subset(mnist(train=False), range(10)), methods=["saliency"])
+        >>> isinstance(controls, Explorer), controls.index.max  # the slider spans the 10 images given
+        (True, 9)
+    """
 
     def __init__(
         self,
@@ -253,9 +265,10 @@ def explorer(
 
         >>> from helpers import explorer, load_pretrained, mnist
         >>> controls = explorer(load_pretrained(), mnist(train=False), methods=["saliency"])
-        >>> controls.index.value = 3  # what moving the slider does: the figure is redrawn
-        >>> controls.image.value[:4]  # a PNG
-        b'\x89PNG'
+        >>> bytes(controls.image.value[1:4])  # the figure shown is a PNG, redrawn whenever a control moves
+        b'PNG'
+        >>> controls.status.value.startswith("saliency, image 0: drawn in")
+        True
     """
     check_model(model)
     seed = check_int(seed, "seed", minimum=0)

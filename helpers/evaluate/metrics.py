@@ -242,6 +242,8 @@ def perturbation_curve(
 def median_and_spread(values: torch.Tensor | np.ndarray) -> tuple[float, float, float]:
     """Median and interquartile range (25th, 75th percentile) of a 1-D set of measurements; NaNs are skipped.
 
+    Returns ``(median, low, high)``. Summarises timings and scores in notebook 06's table.
+
     Examples::
 
         >>> from helpers import median_and_spread

@@ -24,6 +24,8 @@ def _check_names(names: object, argument: str) -> None:
 def parameterized_layers(model: nn.Module) -> list[str]:
     """Names of the submodules that hold parameters of their own and can be re-initialised, input first.
 
+    The layers the sanity checks of notebook 03 randomise by default.
+
     Examples::
 
         >>> from helpers import SimpleCNN, parameterized_layers
@@ -96,6 +98,9 @@ def independent_randomization(
     model: nn.Module, layers: Sequence[str] | None = None, *, seed: int = 0
 ) -> list[tuple[str, nn.Module]]:
     """Randomise one layer at a time, the others kept trained: one ``(layer, copy)`` per layer.
+
+    ``layers``: default :func:`parameterized_layers`, input first. Used in notebook 03,
+    section "Sanity checks", beside :func:`cascading_randomization`.
 
     Examples::
 

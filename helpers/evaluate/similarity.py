@@ -62,7 +62,8 @@ def spearman(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, *, abso
 def top_k_overlap(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, k: int) -> np.ndarray:
     """Fraction of the ``k`` largest-``|value|`` pixels that two maps share, in [0, 1].
 
-    Ties at the k-th place are broken by pixel order.
+    Ties at the k-th place are broken by pixel order. Do two maps agree on what matters most?
+    Used from notebook 03 on (stability, then LIME's seeds in notebook 04, the comparison in 06).
 
     Examples::
 
@@ -84,6 +85,7 @@ def ssim(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, *, data_ran
 
     ``data_range``: the value range of the maps; pass it when maps are normalised (1 for
     maps in [0, 1], 2 for [-1, 1]). ``None`` uses each pair's joint range ``max - min``.
+    Used in notebook 03, section "Sanity checks", to compare trained and randomised maps.
 
     Examples::
 
@@ -111,6 +113,8 @@ def ssim(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, *, data_ran
 
 def normalize_maps(maps: torch.Tensor) -> torch.Tensor:
     """Each map ``(N, ...)`` divided by its largest absolute value (all-zero maps stay zero).
+
+    Puts maps of different methods or models on one scale; used in notebook 03.
 
     Examples::
 

@@ -20,7 +20,8 @@ def to_model_input(
     Images (``image_shape`` given): ``(n, H, W, 3)`` RGB as LIME sends it (the channels are
     averaged; LIME's grey-to-RGB copies one channel three times), ``(n, H, W, 1)`` as SHAP's
     image maskers send it, ``(n, H, W)``, ``(n, 1, H, W)``, or ``(n, H * W)`` flattened.
-    Tables (``image_shape=None``): ``(n, F)``, passed through.
+    Tables (``image_shape=None``): ``(n, F)``, passed through. What :func:`numpy_predictor`
+    does to each batch LIME or Kernel SHAP sends (notebook 04).
 
     Examples::
 
@@ -28,6 +29,10 @@ def to_model_input(
         >>> from helpers import to_model_input
         >>> to_model_input(np.zeros((5, 28, 28, 3))).shape  # LIME's RGB batch, channels last
         torch.Size([5, 1, 28, 28])
+        >>> grey = np.full((1, 28, 28), 0.5)
+        >>> rgb = np.stack([grey, grey, grey], axis=-1)  # the grey image copied into 3 channels, as LIME does
+        >>> bool((to_model_input(rgb) == 0.5).all())  # averaging the channels gives the grey image back
+        True
     """
     if isinstance(batch, torch.Tensor):
         batch = batch.detach().cpu().numpy()

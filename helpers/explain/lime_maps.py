@@ -39,12 +39,20 @@ class QuietLimeImageExplainer(lime_image.LimeImageExplainer):
 
     The same random draws and the same images as the original, so the same explanation. In
     Jupyter the original's progress bar is a widget: hundreds of explanations would send
-    thousands of widget messages and fill the notebook with bars.
+    thousands of widget messages and fill the notebook with bars. Used in notebook 04, section
+    "LIME from scratch", and by :func:`lime_map`.
 
     Examples::
 
-        >>> from helpers import QuietLimeImageExplainer
-        >>> explainer = QuietLimeImageExplainer(random_state=0)  # then explainer.explain_instance(...)
+        >>> import numpy as np
+        >>> from helpers import GridSegmentation, QuietLimeImageExplainer, load_pretrained, mnist, numpy_predictor
+        >>> digit = mnist(train=False)[0][0][0].double().numpy()  # (28, 28), a 7
+        >>> rgb = np.repeat(digit[..., None], 3, axis=-1)  # lime_image expects RGB (H, W, 3)
+        >>> explanation = QuietLimeImageExplainer(random_state=0).explain_instance(
+        ...     rgb, numpy_predictor(load_pretrained()), labels=(7,), top_labels=None, hide_color=0,
+        ...     num_samples=200, batch_size=200, segmentation_fn=GridSegmentation(4))
+        >>> len(explanation.local_exp[7])  # one weight per superpixel of the 7 x 7 grid
+        49
     """
 
     def data_labels(

@@ -34,7 +34,8 @@ def grid_segments(height: int = 28, width: int = 28, patch: int = 4) -> np.ndarr
 class GridSegmentation:
     """LIME's ``segmentation_fn``: ``GridSegmentation(patch)(image)`` labels the image's grid cells.
 
-    Accepts ``(H, W)`` or ``(H, W, C)`` images; returns ``(H, W)`` int labels.
+    Accepts ``(H, W)`` or ``(H, W, C)`` images; returns ``(H, W)`` int labels. Passed to ``lime_image``
+    in notebook 04 in place of quickshift, which finds only a handful of segments on a digit.
 
     Examples::
 
@@ -57,7 +58,9 @@ class GridSegmentation:
 def mask_segments(
     image: np.ndarray, segments: np.ndarray, keep: np.ndarray, fill: float | np.ndarray = 0.0
 ) -> np.ndarray:
-    """Images with the segments where ``keep`` is 0 replaced by ``fill``.
+    """Images with the segments where ``keep`` is 0 replaced by ``fill``: LIME's and Kernel SHAP's perturbations.
+
+    Used in notebook 04, section "LIME from scratch".
 
     Args:
         image: ``(H, W)``.
@@ -97,6 +100,7 @@ def paint_segments(values: np.ndarray, segments: np.ndarray, *, per_pixel: bool 
 
     ``per_pixel=True`` divides each value by its segment's size, so that the map summed over
     a segment gives back that segment's value (and the whole map sums to ``values.sum()``).
+    Used in notebook 04 to turn LIME's superpixel weights into a map.
 
     Examples::
 
