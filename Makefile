@@ -1,12 +1,14 @@
 # make lab   - create .venv if missing, install the course, open JupyterLab on notebooks/
-# make test  - same set-up, then the unit tests and every notebook under nbval (strict)
+# make test  - same set-up, then lint, the unit tests, the docstring examples and every notebook under nbval (strict)
+# make unit  - the unit tests and the docstring examples only (no lint, no notebooks)
+# make lint  - ruff (lint and format) and mypy
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: install lab test unit notebooks execute html weights bench
+.PHONY: install lab lint test unit notebooks execute html weights bench
 
 # Re-install only when pyproject.toml changes; `rm -r .venv` starts afresh.
 $(STAMP): pyproject.toml
@@ -22,11 +24,19 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/ $(ROOT_FLAG)
 
-test: $(STAMP)
-	$(BIN)/python -m pytest tests notebooks $(NBVAL)
+# Lint and types: ruff's rules and mypy's settings are in pyproject.toml.
+lint: $(STAMP)
+	$(BIN)/ruff check helpers tests scripts benchmarks conftest.py
+	$(BIN)/ruff format --check helpers tests scripts benchmarks conftest.py
+	$(BIN)/mypy
+
+# --doctest-modules runs the Examples:: of every module under helpers/ (see conftest.py);
+# it finds no doctests in tests/ and leaves nbval's notebooks alone.
+test: lint
+	$(BIN)/python -m pytest tests notebooks $(NBVAL) helpers --doctest-modules
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests helpers --doctest-modules
 
 notebooks: $(STAMP)
 	$(BIN)/python -m pytest notebooks $(NBVAL)
