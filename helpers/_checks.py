@@ -10,13 +10,13 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
-from typing import Literal, Union
+from typing import Literal, TypeAlias
 
 import numpy as np
 import torch
 from torch import nn
 
-Target = Union[None, int, Sequence[int], np.ndarray, torch.Tensor]
+Target: TypeAlias = int | Sequence[int] | np.ndarray | torch.Tensor | None
 """A class to explain: ``None`` (each input's predicted class), one ``int`` for the
 whole batch, or one class per input (a sequence or 1-D integer tensor of length N)."""
 
@@ -44,9 +44,10 @@ def check_int(value: object, name: str, *, minimum: int = 1, maximum: int | None
         wanted = {1: "a positive int", 0: "a non-negative int"}.get(minimum, f"an int of at least {minimum}")
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be {wanted}, got {type(value).__name__} {value!r}.")
-    if value < minimum or (maximum is not None and value > maximum):
+    number = int(value)
+    if number < minimum or (maximum is not None and number > maximum):
         raise ValueError(f"{name} must be {wanted}, got {value!r}.")
-    return int(value)
+    return number
 
 
 def check_real(value: object, name: str, *, minimum: float | None = None, positive: bool = False) -> float:
@@ -152,9 +153,10 @@ def target_indices(target: Target, n: int, name: str = "target") -> torch.Tensor
     if isinstance(target, (bool, np.bool_)):
         raise TypeError(f"{name} must be None, an int or a sequence of ints, got a bool.")
     if isinstance(target, numbers.Integral):
-        if not -(2**63) <= target < 2**63:  # no tensor holds it; smaller ones are checked against the logits
+        index = int(target)
+        if not -(2**63) <= index < 2**63:  # no tensor holds it; smaller ones are checked against the logits
             raise ValueError(f"{name} {target} is out of range: a class index lies in 0..classes - 1.")
-        return torch.full((n,), int(target), dtype=torch.long)
+        return torch.full((n,), index, dtype=torch.long)
     if isinstance(target, torch.Tensor):
         indices = target.detach().cpu()
     elif isinstance(target, (Sequence, np.ndarray)) and not isinstance(target, (str, bytes)):

@@ -21,7 +21,7 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 def merged_streams(outputs: list) -> list:
     """Join consecutive stdout (or stderr) chunks: how a print is split depends on timing, not content."""
-    merged = []
+    merged: list = []
     for output in outputs:
         previous = merged[-1] if merged else None
         if (

@@ -85,15 +85,15 @@ class TabularMLP(nn.Module):
         return self.layers(x)
 
 
-def _check_dataset(dataset: object) -> Dataset:
+def _check_dataset(dataset: object) -> None:
+    """Raise ``TypeError`` unless ``dataset`` is map-style and sized, ``ValueError`` if it is empty."""
     if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
         raise TypeError(
             f"dataset must be a map-style dataset of (image, label) pairs, got {type(dataset).__name__}; "
-            "for example helpers.data.mnist(train=True)."
+            "for example helpers.mnist(train=True)."
         )
-    if len(dataset) == 0:  # type: ignore[arg-type]
+    if len(dataset) == 0:
         raise ValueError("dataset is empty; pass at least one (image, label) pair.")
-    return dataset  # type: ignore[return-value]
 
 
 def _in_order(dataset: Dataset, batch_size: int) -> DataLoader:

@@ -14,7 +14,7 @@ import html
 import io
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Sized
 from typing import NamedTuple
 
 import ipywidgets as widgets
@@ -65,6 +65,9 @@ applied to their signed map)."""
 PREDICTED = -1
 """The target menu's value for "the predicted class"."""
 
+_Key = tuple[int, int, str, Reduce]
+"""What a map depends on: (image index, target or PREDICTED, method, reduce)."""
+
 
 class Explorer(widgets.VBox):
     """The explorer's widgets, as :func:`explorer` returns them (end of notebooks 02 and 06).
@@ -90,10 +93,12 @@ class Explorer(widgets.VBox):
         *,
         seed: int,
     ) -> None:
+        if not isinstance(dataset, Sized):
+            raise TypeError(f"dataset must have a length (a map-style dataset), got {type(dataset).__name__}.")
         self.model = copy.deepcopy(model).eval()  # a snapshot: threads never switch the caller's model's modes
         self.dataset, self.background = dataset, background
         self._random = np.random.default_rng(seed)
-        self._cache: dict[tuple[int, int, str, str], torch.Tensor] = {}
+        self._cache: dict[_Key, torch.Tensor] = {}
         self._lock = threading.Lock()
         self._generation = 0
         self._worker: threading.Thread | None = None
@@ -137,7 +142,7 @@ class Explorer(widgets.VBox):
 
     def show_random(self) -> None:
         """Move the slider to a random test image (seeded, so a class sees the same sequence)."""
-        self.index.value = int(self._random.integers(len(self.dataset)))
+        self.index.value = int(self._random.integers(self.index.max + 1))  # one of the dataset's indices
 
     def refresh(self) -> None:
         """Redraw for the current controls; a slow method not yet cached is computed in the background."""
@@ -160,10 +165,10 @@ class Explorer(widgets.VBox):
         """The PNG the explorer shows for the current controls (computed now if needed)."""
         return _png(self._figure(self._key(), self._map(self._key())))
 
-    def _key(self) -> tuple[int, int, str, str]:
+    def _key(self) -> _Key:
         return (self.index.value, self.target.value, self.method.value, self.reduce.value)
 
-    def _map(self, key: tuple[int, int, str, str]) -> torch.Tensor:
+    def _map(self, key: _Key) -> torch.Tensor:
         if key in self._cache:
             return self._cache[key]
         if not EXPLORER_METHODS[key[2]].slow:
@@ -174,7 +179,7 @@ class Explorer(widgets.VBox):
                 self._cache[key] = self._explain(key)
         return self._cache[key]
 
-    def _explain(self, key: tuple[int, int, str, str]) -> torch.Tensor:
+    def _explain(self, key: _Key) -> torch.Tensor:
         index, target, method, reduce = key
         image = self.dataset[index][0][None]
         if target == PREDICTED:
@@ -182,7 +187,7 @@ class Explorer(widgets.VBox):
                 target = int(call_model(self.model, image).argmax(dim=1))
         return EXPLORER_METHODS[method].explain(self.model, image, target, reduce, self.background)
 
-    def _draw(self, generation: int, key: tuple[int, int, str, str]) -> None:
+    def _draw(self, generation: int, key: _Key) -> None:
         start = time.perf_counter()
         try:
             png = _png(self._figure(key, self._map(key)))
@@ -197,7 +202,7 @@ class Explorer(widgets.VBox):
         self.progress.layout.visibility = "hidden"
         self.status.value = f"{key[2]}, image {key[0]}: drawn in {time.perf_counter() - start:.2f} s"
 
-    def _figure(self, key: tuple[int, int, str, str], attribution: torch.Tensor) -> Figure:
+    def _figure(self, key: _Key, attribution: torch.Tensor) -> Figure:
         index, target, method, reduce = key
         image, label = self.dataset[index]
         with torch.no_grad():

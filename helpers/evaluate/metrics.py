@@ -1,6 +1,6 @@
 """Measuring explanations: cost (passes through the model), faithfulness (deletion and insertion curves).
 
-Stability and sanity reuse :mod:`helpers.similarity` and :mod:`helpers.randomization`.
+Stability and sanity reuse :mod:`helpers.evaluate.similarity` and :mod:`helpers.evaluate.randomization`.
 """
 
 from __future__ import annotations

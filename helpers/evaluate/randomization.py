@@ -7,11 +7,18 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from typing import Protocol, cast
 
 from torch import nn
 
 from helpers._checks import check_int, check_model
 from helpers._random import cuda_devices, forked_global_rng
+
+
+class _Resettable(Protocol):
+    """A layer that can draw new initial weights, as ``nn.Linear`` and ``nn.Conv2d`` can."""
+
+    def reset_parameters(self) -> None: ...
 
 
 def _check_names(names: object, argument: str) -> None:
@@ -68,7 +75,8 @@ def randomize_layers(model: nn.Module, layers: Sequence[str], *, seed: int = 0) 
     randomized = copy.deepcopy(model)
     with forked_global_rng(seed, devices=cuda_devices(randomized)):
         for name in layers:
-            randomized.get_submodule(name).reset_parameters()
+            # parameterized_layers listed it, so it has reset_parameters (nn.Module's typing can't tell)
+            cast(_Resettable, randomized.get_submodule(name)).reset_parameters()
     return randomized
 
 

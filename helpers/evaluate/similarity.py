@@ -77,7 +77,7 @@ def top_k_overlap(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, k:
     k = check_int(k, "k", maximum=size)
     top_a = np.argsort(-np.abs(a.reshape(len(a), -1)), axis=1, kind="stable")[:, :k]
     top_b = np.argsort(-np.abs(b.reshape(len(b), -1)), axis=1, kind="stable")[:, :k]
-    return np.array([len(np.intersect1d(x, y)) / k for x, y in zip(top_a, top_b)])
+    return np.array([len(np.intersect1d(x, y)) / k for x, y in zip(top_a, top_b, strict=True)])
 
 
 def ssim(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, *, data_range: float | None = None) -> np.ndarray:
@@ -105,7 +105,7 @@ def ssim(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, *, data_ran
     if data_range is not None:
         data_range = check_real(data_range, "data_range", positive=True)
     scores = []
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         joint = data_range if data_range is not None else max(x.max(), y.max()) - min(x.min(), y.min())
         scores.append(structural_similarity(x, y, data_range=joint if joint > 0 else 1.0))
     return np.array(scores)

@@ -8,7 +8,7 @@ weight per feature.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -216,7 +216,7 @@ def _explain_images(
             f"segmentation must be a function from an (H, W, 3) image to (H, W) labels, got {type(segmentation).__name__}."
         )
     maps, scores = [], []
-    for image, label in zip(images.detach().cpu().numpy(), classes):
+    for image, label in zip(images.detach().cpu().numpy(), classes, strict=True):
         rgb = np.repeat(image[0][..., None], 3, axis=-1).astype(np.float64)
         explainer = QuietLimeImageExplainer(random_state=seed)
         segments = segmentation(rgb)
@@ -245,7 +245,7 @@ def _explain_rows(
     classes: list[int],
     predict: Callable[[np.ndarray], np.ndarray],
     training_data: torch.Tensor,
-    settings: dict[str, object],
+    settings: Mapping[str, object],
     *,
     samples: int,
 ) -> tuple[np.ndarray, list[float]]:
@@ -253,7 +253,7 @@ def _explain_rows(
     features = rows.shape[1]
     training = training_data.detach().cpu().double().numpy()
     maps, scores = [], []
-    for row, label in zip(rows.detach().cpu().double().numpy(), classes):
+    for row, label in zip(rows.detach().cpu().double().numpy(), classes, strict=True):
         explainer = lime_tabular.LimeTabularExplainer(
             training, mode="classification", feature_selection="none", **settings
         )

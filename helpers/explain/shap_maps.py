@@ -216,9 +216,9 @@ def _kernel_superpixels(
     count = int(segments.max()) + 1
     predict = numpy_predictor(model, score="logit", image_shape=tuple(images.shape[1:]), batch_size=batch_size)
     maps, bases = [], []
-    for image, label in zip(images.cpu().numpy()[:, 0], classes.tolist()):
+    for image, label in zip(images.cpu().numpy()[:, 0], classes.tolist(), strict=True):
 
-        def logit_of_masked(keep: np.ndarray, image=image, label=label) -> np.ndarray:
+        def logit_of_masked(keep: np.ndarray, image: np.ndarray = image, label: int = label) -> np.ndarray:
             return predict(mask_segments(image, segments, keep, fill))[:, label]
 
         explainer = shap.KernelExplainer(logit_of_masked, np.zeros((1, count)))
