@@ -9,7 +9,7 @@ Four ways to compute the vanilla saliency map |dS_c/dx| of the predicted class c
 - ``helpers.explain.saliency``: the course helper, one forward and one backward pass per batch;
 - a bare forward + backward on the batch (what the helper should cost, plus nothing);
 - Captum's ``Saliency(model).attribute(x, target=pred, abs=True)``;
-- the seed notebook's loop, one forward and one backward pass per image.
+- the classic one-conv MNIST example's loop, one forward and one backward pass per image.
 
 Each is timed with ``time.perf_counter`` after a warm-up; the methods are run in turn
 within each repeat, so that a slow spell of the machine hits all of them alike, and
@@ -17,7 +17,7 @@ the median of the repeats is reported. The ratios are printed against their targ
 
 - helpers / bare forward+backward <= 1.10 (within 10 %);
 - helpers / Captum <= 1.0 (no slower);
-- seed loop / helpers >= 2.0 (helpers at least twice as fast).
+- classic loop / helpers >= 2.0 (helpers at least twice as fast).
 
 The script always exits 0 unless ``--strict`` is given, in which case a MISS exits 1.
 """
@@ -51,6 +51,7 @@ def bare(model: nn.Module, x: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
     x.requires_grad_()
     out = model(x)
     out.gather(1, pred[:, None]).sum().backward()
+    assert x.grad is not None  # backward() has filled it
     return x.grad.abs()
 
 
@@ -62,8 +63,8 @@ def captum(model: nn.Module, x: torch.Tensor, pred: torch.Tensor) -> torch.Tenso
         return Saliency(model).attribute(x, target=pred, abs=True)
 
 
-def seed_loop(model: nn.Module, x: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
-    """The seed's per-image loop: one forward and one backward pass per image."""
+def classic_loop(model: nn.Module, x: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
+    """The classic example's per-image loop: one forward and one backward pass per image."""
     maps = []
     for img in x:
         x_i = img.unsqueeze(0).requires_grad_()
@@ -84,7 +85,7 @@ def time_methods(
     times: dict[str, list[float]] = {name: [] for name in methods}
     for run in range(warmup + repeats):
         for name, method in methods.items():
-            model.zero_grad(set_to_none=True)  # the bare and seed recipes accumulate parameter grads
+            model.zero_grad(set_to_none=True)  # the bare and classic recipes accumulate parameter grads
             start = time.perf_counter()
             method()
             elapsed = time.perf_counter() - start
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         "helpers.explain.saliency": lambda: helper(model, x, pred),
         "bare forward+backward": lambda: bare(model, x, pred),
         "captum Saliency": lambda: captum(model, x, pred),
-        "seed per-image loop": lambda: seed_loop(model, x, pred),
+        "classic per-image loop": lambda: classic_loop(model, x, pred),
     }
 
     # All four compute the same map; check it before timing anything.
@@ -139,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     checks = [
         ("helpers / bare forward+backward", helpers_time / median["bare forward+backward"], "<=", 1.10),
         ("helpers / captum Saliency", helpers_time / median["captum Saliency"], "<=", 1.0),
-        ("seed loop / helpers (speed-up)", median["seed per-image loop"] / helpers_time, ">=", 2.0),
+        ("classic loop / helpers (speed-up)", median["classic per-image loop"] / helpers_time, ">=", 2.0),
     ]
     print()
     print(f"{'ratio':<34}{'value':>8}  {'target':<9}result")
