@@ -103,6 +103,7 @@ def smoothgrad(
     samples = check_int(samples, "samples")
     batch_size = check_int(batch_size, "batch_size")
     noise = check_real(noise, "noise", minimum=0.0)
+    seed = check_int(seed, "seed", minimum=0)
     _, classes = _classes_of(model, x, target)
     clean = x.detach()
     flat = clean.flatten(1)

@@ -147,6 +147,7 @@ def lime_map(
     table = check_images_or_table(x, "x")
     samples = check_int(samples, "samples", minimum=2)
     batch_size = check_int(batch_size, "batch_size")
+    seed = check_int(seed, "seed", minimum=0, maximum=2**32 - 1)  # NumPy's seeds
     check_score(score)
     check_bool(discretize, "discretize")
     check_bool(sample_around_instance, "sample_around_instance")

@@ -114,6 +114,7 @@ def shap_map(
     batch_size = check_int(batch_size, "batch_size")
     patch = check_int(patch, "patch")
     fill = check_real(fill, "fill")
+    seed = check_int(seed, "seed", minimum=0, maximum=2**32 - 1)  # NumPy's seeds
     if background is None and (table or method != "kernel"):
         layout = "(B, F), e.g. 100 training rows" if table else "(B, 1, H, W), e.g. 100 training images"
         raise ValueError(f"method {method!r} needs a background batch {layout}.")
