@@ -224,7 +224,8 @@ def perturbation_curve(
     columns = torch.arange(steps + 1, device=x.device).repeat(n)  # its step
     scores = []
     with evaluation_mode(model), torch.no_grad():
-        classes = resolve_target(target, call_model(model, x))
+        logits = torch.cat([call_model(model, x[start : start + batch_size]) for start in range(0, n, batch_size)])
+        classes = resolve_target(target, logits)
         for start in range(0, n * (steps + 1), batch_size):
             image, step = rows[start : start + batch_size], columns[start : start + batch_size]
             changed = rank[image] < cut[step][:, None]  # (chunk, D): pixels changed so far
