@@ -76,3 +76,23 @@ def dropout_net_in(setting: str, features: int, classes: int) -> nn.Module:
     elif setting.endswith("one-train"):
         model[3][1].train()
     return model
+
+
+def cuda_forks_on_a_pretend_gpu(monkeypatch) -> list[list[int]]:
+    """Make torch report one CUDA device, and record the devices each ``torch.random.fork_rng`` forks.
+
+    Forking a CUDA device's generator initialises CUDA (seconds, and memory on a shared GPU), so
+    CPU-only work must fork none. The recorded forks run on the CPU generator only, as nothing
+    here has a GPU; ``devices=None`` (fork every device) is recorded as ``[-1]``.
+    """
+    forks: list[list[int]] = []
+    fork_rng = torch.random.fork_rng
+
+    def recording_fork_rng(devices=None, enabled=True, *args, **kwargs):
+        forks.append([-1] if devices is None else list(devices))
+        return fork_rng([], enabled, *args, **kwargs)
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.random, "fork_rng", recording_fork_rng)
+    return forks
