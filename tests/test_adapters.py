@@ -287,20 +287,39 @@ def test_shipped_model_left_untouched(trained_model, images) -> None:
 
 
 class Failing(nn.Module):
-    def __init__(self) -> None:
+    def __init__(self, error: BaseException) -> None:
         super().__init__()
         self.dropout = nn.Dropout()
+        self.error = error
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        raise RuntimeError("model failure")
+        raise self.error
 
 
-def test_modes_restored_when_the_model_fails_and_its_error_is_not_rewritten() -> None:
-    model = Failing()
+MODEL_ERRORS = {
+    "bug": lambda: RuntimeError("model failure"),
+    "out-of-memory": lambda: torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB"),
+    "devices": lambda: RuntimeError("Expected all tensors to be on the same device, but found at least two devices"),
+}
+
+
+@pytest.mark.parametrize("kind", MODEL_ERRORS)
+def test_modes_restored_when_the_model_fails_and_its_error_is_not_rewritten(kind) -> None:
+    error = MODEL_ERRORS[kind]()
+    model = Failing(error)
     model.train()
-    with pytest.raises(RuntimeError, match="^model failure$"):
+    with pytest.raises(type(error)) as caught:
         numpy_predictor(model)(np.zeros((2, 28, 28)))
+    assert caught.value is error  # not a ValueError about x's shape and dtype
     assert model.training and model.dropout.training
+
+
+def test_images_for_a_flat_model_are_a_value_error_naming_nn_flatten() -> None:
+    flat_model = nn.Sequential(linear(784, 10))
+    with pytest.raises(ValueError, match=r"nn\.Flatten\(\)") as caught:
+        numpy_predictor(flat_model)(np.zeros((2, 28, 28, 3)))  # LIME's layout, made (2, 1, 28, 28)
+    assert "unsqueeze" not in str(caught.value)
+    assert isinstance(caught.value.__cause__, RuntimeError)
 
 
 # ---------------------------------------------------------------------------

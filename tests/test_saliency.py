@@ -559,9 +559,13 @@ def test_model_ignoring_some_inputs_gives_zeros_there() -> None:
     assert torch.equal(saliency(FirstFeature(), torch.randn(2, 3), target=0), expected)
 
 
-def test_huge_int_target_is_out_of_range() -> None:
-    with pytest.raises(ValueError, match=r"10+ is out of range: a class index lies in 0\.\.classes - 1"):
-        saliency(linear(), torch.randn(2, 6), 10**20)
+@pytest.mark.parametrize(
+    "target", [10**20, -(10**20), 2**63, np.uint64(2**63)], ids=["1e20", "-1e20", "2^63", "np-uint64-2^63"]
+)
+def test_huge_int_target_is_out_of_range(target) -> None:
+    """A class no int64 tensor can hold: a ValueError naming the range, not an OverflowError."""
+    with pytest.raises(ValueError, match=rf"^target {target} is out of range: a class index lies in 0\.\.classes - 1"):
+        saliency(linear(), torch.randn(2, 6), target)
 
 
 def test_empty_target_list_is_a_length_error() -> None:
@@ -572,3 +576,48 @@ def test_empty_target_list_is_a_length_error() -> None:
 def test_model_error_names_dtype_and_shape() -> None:
     with pytest.raises(ValueError, match=r"dtype torch\.float64.*expects"):
         saliency(linear(), torch.randn(2, 6, dtype=torch.float64))
+
+
+class Raising(nn.Module):
+    """A model whose forward raises ``error``."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.linear = linear(F, K)
+        self.error = error
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        lambda: torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB"),
+        lambda: RuntimeError("Expected all tensors to be on the same device, but found at least two devices"),
+        lambda: RuntimeError("a bug in the model's forward"),
+    ],
+    ids=["out-of-memory", "devices", "bug"],
+)
+def test_model_errors_not_about_x_propagate_unchanged(error) -> None:
+    """They used to become a ValueError telling the learner to check x's shape and dtype."""
+    raised = error()
+    model = Raising(raised).train()
+    with pytest.raises(type(raised)) as caught:
+        saliency(model, batch(N, F))
+    assert caught.value is raised
+    assert model.training  # the mode is restored on the way out
+
+
+def test_model_shape_error_is_a_value_error_chained_to_the_original() -> None:
+    with pytest.raises(ValueError, match=r"cannot take x of shape \(5, 6\)") as caught:
+        saliency(linear(F + 1, K), batch(N, F))
+    assert isinstance(caught.value.__cause__, RuntimeError)
+    assert "shapes cannot be multiplied" in str(caught.value.__cause__)
+
+
+def test_images_given_to_a_flat_model_name_nn_flatten_not_unsqueeze(test_images) -> None:
+    flat_model = seeded(lambda: nn.Sequential(nn.Linear(784, 10)))
+    with pytest.raises(ValueError, match=r"make nn\.Flatten\(\) its first layer") as caught:
+        saliency(flat_model, test_images[0][:2])
+    assert "unsqueeze" not in str(caught.value)
