@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import TensorDataset
+from torchvision import datasets
 
 from helpers.course.data import breast_cancer
 from helpers.course.models import (
@@ -154,6 +155,62 @@ def test_load_pretrained_does_not_touch_the_global_rng():
     state = torch.random.get_rng_state()
     load_pretrained()
     assert torch.equal(torch.random.get_rng_state(), state)
+
+
+def test_predict_reads_mnist_as_one_tensor_and_returns_the_predictions_only(monkeypatch, trained_model, test_set):
+    """predict used to load MNIST item by item through PIL, and returned (predictions, labels)."""
+    with torch.no_grad():
+        expected = trained_model(torch.stack([test_set[i][0] for i in range(100)])).argmax(1)
+    small = copy.copy(test_set)  # still torchvision's MNIST, with the first 1000 test images only
+    small.data, small.targets = test_set.data[:1000], test_set.targets[:1000]
+    model = load_pretrained().train()
+    model.conv1.eval()  # mixed modes come back as they were
+    before = [m.training for m in model.modules()]
+    items = []
+    getitem = datasets.MNIST.__getitem__
+    monkeypatch.setattr(datasets.MNIST, "__getitem__", lambda self, i: items.append(i) or getitem(self, i))
+    sizes = []
+    handle = model.register_forward_hook(lambda module, inputs, output: sizes.append(len(inputs[0])))
+    try:
+        predicted = predict(model, small, batch_size=384)
+        correct = accuracy(model, small, batch_size=384)
+    finally:
+        handle.remove()
+    assert items == [], "an MNIST item went through __getitem__ (PIL and ToTensor, one image at a time)"
+    assert isinstance(predicted, torch.Tensor)
+    assert predicted.shape == (1000,) and predicted.dtype == torch.long
+    assert torch.equal(predicted[:100], expected)
+    assert correct == (predicted == small.targets).float().mean().item()
+    assert sizes == [384, 384, 232] * 2  # batch_size images per pass, for predict then accuracy
+    assert [m.training for m in model.modules()] == before
+
+
+class Raising(nn.Module):
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.linear = nn.Linear(2, 2)
+        self.error = error
+
+    def forward(self, x):
+        raise self.error
+
+
+def test_a_model_running_out_of_memory_is_not_reported_as_a_shape_error():
+    error = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+    with pytest.raises(torch.OutOfMemoryError) as caught:
+        accuracy(Raising(error), _toy_data(8))
+    assert caught.value is error
+
+
+@pytest.mark.parametrize("subset", [False, True], ids=["mnist", "subset"])
+def test_accuracy_of_a_flat_model_on_images_says_to_add_nn_flatten(test_set, subset):
+    """It used to raise PyTorch's bare RuntimeError about shapes that cannot be multiplied."""
+    flat_model = nn.Sequential(nn.Linear(784, 10))
+    dataset = torch.utils.data.Subset(test_set, range(20)) if subset else test_set
+    with pytest.raises(ValueError, match=r"make nn\.Flatten\(\) its first layer") as caught:
+        accuracy(flat_model, dataset)
+    assert "unsqueeze" not in str(caught.value)
+    assert isinstance(caught.value.__cause__, RuntimeError)
 
 
 # --- TabularMLP ------------------------------------------------------------------------------------
