@@ -2,6 +2,7 @@
 breast-cancer table."""
 
 import gzip
+import os
 import shutil
 import socket
 import urllib.request
@@ -12,6 +13,7 @@ import torch
 from sklearn.datasets import load_breast_cancer
 from torchvision import datasets, transforms
 
+from helpers.course import data
 from helpers.course.data import DATA_DIR, MNIST_MD5, Table, breast_cancer, mnist, prepare_mnist
 
 from bad_arguments import int_error, real_error
@@ -81,6 +83,51 @@ def test_damaged_decompressed_file_is_rebuilt(data_copy):
     (raw / "t10k-labels-idx1-ubyte").write_bytes(b"damaged")
     prepare_mnist(data_copy)
     assert mnist(train=False, root=data_copy)[0][1] == 7
+
+
+@pytest.fixture
+def hashed(monkeypatch):
+    """The MNIST files ``helpers.course.data`` computes an MD5 sum of (``.partial`` while being made), from now on."""
+    paths = []
+    md5 = data._md5
+
+    def recording(path):
+        paths.append(path.name.removesuffix(".partial"))
+        return md5(path)
+
+    monkeypatch.setattr(data, "_md5", recording)
+    return paths
+
+
+def test_the_shipped_folder_is_not_hashed_again(test_set, hashed):
+    """mnist() used to MD5-hash 55 MB on every call; the session's test_set fixture verified the folder."""
+    assert len(mnist(train=False)) == 10_000
+    assert len(mnist(train=True)) == 60_000
+    prepare_mnist()
+    assert hashed == []
+
+
+def test_a_folder_is_hashed_once_per_process_then_again_when_a_file_changes(test_set, data_copy, hashed):
+    raw = prepare_mnist(data_copy)
+    # every file checked (as it is made): that the shipped folder passed does not vouch for another one
+    assert sorted(set(hashed)) == sorted(MNIST_MD5)
+    hashed.clear()
+    prepare_mnist(data_copy)
+    assert mnist(train=False, root=data_copy)[0][1] == 7
+    assert hashed == [], "a folder already verified in this process was hashed again"
+    labels = raw / "t10k-labels-idx1-ubyte"
+    stat = labels.stat()
+    os.utime(labels, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # touched: same size, new time
+    prepare_mnist(data_copy)
+    assert "t10k-labels-idx1-ubyte" in hashed
+    hashed.clear()
+    labels.write_bytes(b"damaged")  # another size: checked again, found wrong, rebuilt
+    assert mnist(train=False, root=data_copy)[0][1] == 7
+    assert "t10k-labels-idx1-ubyte" in hashed
+    assert labels.stat().st_size == stat.st_size
+    hashed.clear()
+    mnist(train=False, root=data_copy)
+    assert hashed == []
 
 
 def test_train_must_be_a_bool():
