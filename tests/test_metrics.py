@@ -1,6 +1,7 @@
 """helpers.evaluate.metrics: pass counting and deletion/insertion curves on cases whose answer is known."""
 
 import copy
+from typing import Any
 
 import numpy as np
 import pytest
@@ -10,6 +11,8 @@ from torch import nn
 from helpers import saliency
 from helpers.evaluate.metrics import PassCount, blurred, count_passes, median_and_spread, perturbation_curve
 from helpers.evaluate.similarity import spearman
+
+from bad_arguments import int_error
 
 
 class Contributions(nn.Module):
@@ -169,6 +172,67 @@ def test_bad_arguments_are_named(linear_case, kwargs, message):
         perturbation_curve(model, images, truth, 0, **kwargs)
 
 
+class Recording(nn.Module):
+    """Wraps a model and records the number of inputs of each forward pass."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.sizes: list[int] = []
+
+    def forward(self, x):
+        self.sizes.append(len(x))
+        return self.model(x)
+
+
+@pytest.mark.parametrize("mode", ["deletion", "insertion"])
+def test_curves_are_computed_batch_size_inputs_at_a_time_with_the_same_result(linear_case, mode):
+    """The N x (steps + 1) perturbed images used to go through the model in one pass, however many."""
+    model, images, truth = linear_case
+    recording = Recording(model)
+    kwargs: dict[str, Any] = {"mode": mode, "order": "most", "steps": 12, "score": "probability"}
+    expected = perturbation_curve(recording, images, truth, **kwargs, batch_size=2048)
+    assert max(recording.sizes) == 20 * 13  # not vacuous: one pass takes every perturbed image
+    recording.sizes.clear()
+    with count_passes(recording) as passes:
+        chunked = perturbation_curve(recording, images, truth, **kwargs, batch_size=7)
+    assert max(recording.sizes) <= 7, f"a forward pass took {max(recording.sizes)} inputs"
+    assert passes.forward_inputs == 20 + 20 * 13  # the clean images, then every perturbed one, once
+    torch.testing.assert_close(chunked[0], expected[0], atol=1e-6, rtol=0)
+    torch.testing.assert_close(chunked[1], expected[1], atol=1e-6, rtol=0)
+
+
+def test_numpy_integers_are_accepted_for_steps_seed_and_batch_size(linear_case):
+    model, images, truth = linear_case
+    expected = perturbation_curve(model, images, truth, 0, order="random", steps=6, seed=2, batch_size=50)
+    result = perturbation_curve(
+        model, images, truth, 0, order="random", steps=np.int64(6), seed=np.int64(2), batch_size=np.int32(50)
+    )
+    assert torch.equal(result[0], expected[0]) and torch.equal(result[1], expected[1])
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("steps", 2.0),
+        ("steps", True),
+        ("steps", "4"),
+        ("steps", None),
+        ("steps", -1),
+        ("seed", 1.5),
+        ("seed", False),
+        ("seed", "0"),
+        ("seed", -1),
+        ("batch_size", 0),
+        ("batch_size", 8.0),
+    ],
+)
+def test_bad_integer_arguments_are_a_type_or_value_error_naming_them(linear_case, name, value):
+    model, images, truth = linear_case
+    with pytest.raises(int_error(value), match=f"{name} must be"):
+        perturbation_curve(model, images, truth, 0, **{name: value})
+
+
 def test_maps_of_another_shape_are_rejected(linear_case):
     model, images, truth = linear_case
     with pytest.raises(ValueError, match="maps must be"):
@@ -186,6 +250,28 @@ def test_blur_keeps_shape_keeps_mass_away_from_edges_and_leaves_zeros_alone():
     assert out.sum().item() == pytest.approx(1.0, abs=1e-5)
     assert out[0, 0, 14, 14] < 1.0 and out[0, 0, 14, 16] > 0
     assert torch.equal(blurred(torch.zeros(2, 1, 8, 8)), torch.zeros(2, 1, 8, 8))
+
+
+@pytest.mark.parametrize("sigma", [0, 0.0, -1.0, float("nan"), float("inf")])
+def test_blur_with_a_sigma_that_is_not_positive_and_finite_is_a_value_error(sigma):
+    """sigma=0 used to return NaN images (a kernel of 0/0)."""
+    with pytest.raises(ValueError, match="sigma must be"):
+        blurred(torch.rand(1, 1, 8, 8), sigma=sigma)
+
+
+@pytest.mark.parametrize("sigma", ["2", None, True, [2.0]])
+def test_blur_with_a_sigma_that_is_not_a_number_is_a_type_error(sigma):
+    with pytest.raises(TypeError, match="sigma must be a number"):
+        blurred(torch.rand(1, 1, 8, 8), sigma=sigma)
+
+
+def test_blur_accepts_numpy_numbers_and_small_sigmas():
+    x = torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(blurred(x, sigma=np.float32(1.5)), blurred(x, sigma=1.5))
+    assert torch.equal(blurred(x, sigma=np.int64(2)), blurred(x, sigma=2.0))
+    tiny = blurred(x, sigma=1e-3)  # a kernel of (almost) one pixel: the images come back
+    assert torch.isfinite(tiny).all()
+    torch.testing.assert_close(tiny, x)
 
 
 def test_median_and_spread():
