@@ -351,6 +351,66 @@ def test_smoothgrad_explains_the_class_of_the_clean_input() -> None:
     assert torch.equal(result, smoothgrad(model, x, 0, samples=64, noise=0.5, reduce="signed"))
 
 
+@pytest.mark.parametrize("value", [0.0, 0.5], ids=["black", "grey"])
+def test_smoothgrad_on_a_constant_input_is_a_value_error_naming_value_range(value) -> None:
+    """A constant input has no range, so noise as a fraction of it was 0: SmoothGrad silently added no noise."""
+    x = torch.full((2, 1, 4, 4), value)
+    with pytest.raises(ValueError, match=r"x\[0\] is constant.*pass value_range=\(low, high\), e\.g\. \(0\.0, 1\.0\)"):
+        smoothgrad(Quadratic(), x, 0, samples=3)
+    x = torch.stack([batch(1, 4, 4), torch.full((1, 4, 4), value)])  # only the second input is constant
+    with pytest.raises(ValueError, match=r"x\[1\] is constant"):
+        smoothgrad(Quadratic(), x, 0, samples=3)
+
+
+def test_smoothgrad_with_a_value_range_adds_noise_of_that_range_even_to_a_constant_input() -> None:
+    # Quadratic's gradient is 2x, so signed SmoothGrad is 2x + 2 * mean(noise): the noise shows exactly
+    x = torch.zeros(2, 1, 4, 4, dtype=torch.float64)
+    samples, noise, seed = 16, 0.2, 3
+    result = smoothgrad(
+        Quadratic(), x, 0, samples=samples, noise=noise, value_range=(0.0, 1.0), reduce="signed", seed=seed
+    )
+    generator = torch.Generator().manual_seed(seed)
+    draws = torch.stack([torch.randn(x.shape, generator=generator, dtype=x.dtype) for _ in range(samples)])
+    torch.testing.assert_close(result, 2 * x + 2 * noise * 1.0 * draws.mean(dim=0), atol=1e-12, rtol=0)
+    assert not torch.equal(result, saliency(Quadratic(), x, 0, reduce="signed"))  # noise was added
+    wide = smoothgrad(Quadratic(), x, 0, samples=samples, noise=noise, value_range=(-1, 1), reduce="signed", seed=seed)
+    torch.testing.assert_close(wide, 2 * result, atol=1e-12, rtol=0)  # twice the range, twice the noise
+
+
+def test_smoothgrad_value_range_replaces_each_inputs_own_range(trained_model, images) -> None:
+    x = images[:2]
+    own = smoothgrad(trained_model, x, samples=4, seed=1)
+    spans = x.flatten(1).max(dim=1).values - x.flatten(1).min(dim=1).values
+    assert torch.equal(spans, torch.ones(2))  # MNIST digits span [0, 1]: the same noise either way
+    torch.testing.assert_close(smoothgrad(trained_model, x, samples=4, seed=1, value_range=(0.0, 1.0)), own)
+    assert not torch.allclose(smoothgrad(trained_model, x, samples=4, seed=1, value_range=(0.0, 0.5)), own)
+
+
+def test_smoothgrad_without_noise_needs_no_range() -> None:
+    x = torch.full((2, 6), 0.5)
+    torch.testing.assert_close(smoothgrad(linear(), x, samples=2, noise=0.0), saliency(linear(), x))
+
+
+@pytest.mark.parametrize(
+    ("value_range", "error", "message"),
+    [
+        ((1.0, 0.0), ValueError, r"low < high"),
+        ((0.5, 0.5), ValueError, r"low < high"),
+        ((0.0, float("nan")), ValueError, r"value_range must be finite"),
+        ((0.0, float("inf")), ValueError, r"value_range must be finite"),
+        ((0.0,), TypeError, r"value_range must be a pair \(low, high\)"),
+        ((0.0, 1.0, 2.0), TypeError, r"value_range must be a pair"),
+        (1.0, TypeError, r"value_range must be a pair"),
+        ("01", TypeError, r"value_range must be a pair"),
+        (("0", 1.0), TypeError, r"value_range must be a number"),
+        ((False, True), TypeError, r"value_range must be a number"),
+    ],
+)
+def test_bad_value_range_is_refused(value_range, error, message) -> None:
+    with pytest.raises(error, match=message):
+        smoothgrad(linear(), batch(N, F), samples=2, value_range=value_range)
+
+
 @pytest.mark.parametrize("target", [None, 5, "list"])
 def test_smoothgrad_target_forms(trained_model, images, target) -> None:
     x = images[:4]
@@ -690,12 +750,26 @@ def test_target_out_of_range_on_the_cnn(trained_model, images) -> None:
             method(trained_model, images[:2], 10)
 
 
-def test_numpy_scalars_are_accepted_for_counts_and_noise() -> None:
-    model = nn.Linear(4, 3)
-    x = torch.randn(2, 4)
-    expected = smoothgrad(model, x, samples=3, noise=0.1)
-    result = smoothgrad(model, x, samples=np.int64(3), noise=np.float32(0.1))
+@pytest.mark.parametrize("method", METHODS)
+def test_huge_int_target_is_out_of_range(method) -> None:
+    with pytest.raises(ValueError, match=r"^target 10+ is out of range: a class index lies in 0\.\.classes - 1"):
+        METHODS[method](linear(), batch(N, F), 10**20)
+
+
+def test_numpy_scalars_are_accepted_for_counts_seeds_and_noise() -> None:
+    model = seeded(lambda: nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 3)))
+    x = batch(2, 4)
+    expected = smoothgrad(model, x, samples=3, noise=0.1, seed=2, batch_size=4)
+    result = smoothgrad(model, x, samples=np.int64(3), noise=np.float32(0.1), seed=np.int64(2), batch_size=np.int32(4))
     torch.testing.assert_close(result, expected, atol=1e-6, rtol=1e-6)
+    expected = integrated_gradients(model, x, steps=3, batch_size=4)
+    torch.testing.assert_close(integrated_gradients(model, x, steps=np.int64(3), batch_size=np.int64(4)), expected)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True, "0", None])
+def test_bad_seed_is_refused(seed) -> None:
+    with pytest.raises(int_error(seed), match="seed must be a non-negative int"):
+        smoothgrad(linear(), batch(N, F), samples=2, seed=seed)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
