@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import copy
 import re
+import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -325,6 +327,48 @@ def test_bad_patch_is_refused_naming_patch(trained_model, images, patch) -> None
         lime_map(trained_model, images, samples=SAMPLES, patch=patch)
 
 
+@pytest.mark.parametrize("seed", [-1, 2**32, 1.5, True, "0", None])
+def test_bad_seed_is_refused(trained_model, images, seed) -> None:
+    with pytest.raises(int_error(seed), match="seed must be an int between 0 and 4294967295"):
+        lime_map(trained_model, images, samples=SAMPLES, seed=seed)
+
+
+def test_numpy_integers_are_accepted_for_samples_patch_seed_and_batch_size(trained_model, images) -> None:
+    kwargs = {"samples": 60, "patch": 7, "seed": 3, "batch_size": 16}
+    expected = lime_map(trained_model, images[:1], **kwargs)
+    result = lime_map(trained_model, images[:1], **{name: np.int64(value) for name, value in kwargs.items()})
+    assert torch.equal(result.maps, expected.maps)
+    assert np.array_equal(result.scores, expected.scores)
+
+
+@pytest.mark.parametrize("scale", ["0-255", "standardised"])
+def test_images_off_the_unit_scale_are_a_value_error(trained_model, images, scale) -> None:
+    """LIME hides a superpixel by setting it to 0: black only on the [0, 1] scale. x * 255 used to run silently."""
+    x = images * 255 if scale == "0-255" else (images - 0.1307) / 0.3081
+    with pytest.raises(ValueError, match=r"x must hold images on the \[0, 1\] scale, got values in \[") as caught:
+        lime_map(trained_model, x, samples=SAMPLES)
+    assert "divide 0-255 pixel values by 255" in str(caught.value)
+    assert "LIME hides a superpixel by setting it to 0" in str(caught.value)
+
+
+def test_images_slightly_off_the_unit_scale_are_accepted(trained_model, images) -> None:
+    """Noise added to an image takes it a little outside [0, 1]: values in [-0.5, 1.5] are allowed."""
+    noisy = images[:1].clone()
+    noisy[0, 0, 0, :2] = torch.tensor([-0.5, 1.5])
+    result = lime_map(trained_model, noisy, samples=60)
+    assert torch.isfinite(result.maps).all()
+    with pytest.raises(ValueError, match=r"got values in \[-0\.6, 1\.5\]"):
+        lime_map(trained_model, noisy - 0.1 * (noisy < 0), samples=60)
+
+
+def test_images_given_to_a_flat_model_name_nn_flatten_not_unsqueeze(images) -> None:
+    with torch.random.fork_rng(devices=[]):
+        flat_model = nn.Sequential(nn.Linear(784, 10))
+    with pytest.raises(ValueError, match=r"make nn\.Flatten\(\) its first layer") as caught:
+        lime_map(flat_model, images, samples=SAMPLES)
+    assert "unsqueeze" not in str(caught.value)
+
+
 def test_non_module_model_is_a_type_error(images) -> None:
     with pytest.raises(TypeError, match=r"torch\.nn\.Module"):
         lime_map(lambda x: x, images, samples=SAMPLES)
@@ -337,8 +381,33 @@ def test_mode_restored_after_an_argument_error(trained_model, images) -> None:
     assert all(m.training for m in model.modules())
 
 
+class LimeWatcher(nn.Module):
+    """Wraps a model; at each forward pass records whether ``lime_image.tqdm`` is the one given.
+
+    LIME calls the model in the middle of an explanation, so this sees any patch of the
+    ``lime`` package that lasts for the explanation. ``meet`` (a barrier), if given, holds
+    the first batch of perturbed images until that many threads are all inside an explanation.
+    """
+
+    def __init__(self, model: nn.Module, tqdm: object, meet: threading.Barrier | None = None) -> None:
+        super().__init__()
+        self.model, self.tqdm, self.meet = model, tqdm, meet
+        self.untouched: list[bool] = []
+        self.met = threading.local()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from lime import lime_image
+
+        if self.meet is not None and len(x) > 1 and not getattr(self.met, "done", False):
+            self.met.done = True
+            self.meet.wait()
+        self.untouched.append(lime_image.tqdm is self.tqdm)
+        return self.model(x)
+
+
 def test_no_progress_bar_is_drawn_and_lime_is_never_patched(trained_model, images, monkeypatch) -> None:
     # In Jupyter, lime_image's tqdm is a widget: one per explanation floods the kernel's messages.
+    # lime_map used to switch it off by patching the lime package for the whole process.
     from lime import lime_image
 
     calls = []
@@ -348,22 +417,25 @@ def test_no_progress_bar_is_drawn_and_lime_is_never_patched(trained_model, image
         return iterable
 
     monkeypatch.setattr(lime_image, "tqdm", spy)
-    lime_map(trained_model, images[:1], samples=20)
-    assert calls == [] and lime_image.tqdm is spy
+    watcher = LimeWatcher(trained_model, spy)
+    lime_map(watcher, images[:1], samples=20)
+    assert calls == []
+    assert len(watcher.untouched) == 2 and all(watcher.untouched), "lime_image.tqdm was patched during the call"
+    assert lime_image.tqdm is spy
 
 
 def test_lime_from_threads_leaves_the_lime_module_as_it_was(trained_model, images) -> None:
-    """Four threads at once (the explorer runs LIME in a worker thread): lime_image's globals are
-    never patched, so nothing can be left patched, and every thread gets the same map as alone."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    """Four threads inside an explanation at once (the explorer runs LIME in a worker thread): lime_image's
+    globals are never patched, so none is left patched, and every thread gets the same map as alone."""
     from lime import lime_image
 
     original = lime_image.tqdm
     alone = lime_map(trained_model, images[:1], samples=50).maps
+    watcher = LimeWatcher(trained_model, original, meet=threading.Barrier(4, timeout=30))
     with ThreadPoolExecutor(4) as pool:
-        maps = list(pool.map(lambda _: lime_map(trained_model, images[:1], samples=50).maps, range(8)))
+        maps = list(pool.map(lambda _: lime_map(watcher, images[:1], samples=50).maps, range(4)))
     assert lime_image.tqdm is original
+    assert len(watcher.untouched) == 8 and all(watcher.untouched)
     assert all(torch.equal(m, alone) for m in maps)
 
 
