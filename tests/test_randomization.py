@@ -7,6 +7,8 @@ sanity check shows that randomising the classifier layer changes the saliency ma
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import torch
 from torch import nn
@@ -21,7 +23,7 @@ from helpers.evaluate.randomization import (
 from helpers.evaluate.similarity import spearman
 from helpers.explain.saliency import saliency
 
-from side_effects import snapshot
+from side_effects import cuda_forks_on_a_pretend_gpu, global_rngs_untouched, snapshot
 
 LAYERS = ["conv1", "fc1"]
 
@@ -185,6 +187,25 @@ def test_parameter_grads_of_the_original_are_untouched() -> None:
     independent_randomization(model)
     assert all(p.grad is g for p, g in zip(model.parameters(), grads))
     assert all(torch.equal(g, c) for g, c in zip(grads, copies))
+
+
+def test_threads_randomising_at_once_get_the_single_threaded_weights(trained_model) -> None:
+    """reset_parameters draws from the global generator: threads randomising with their own seeds at once
+    each get the weights of their seed, and the caller's random state is left as it was."""
+    seeds = [0, 1, 2, 3]
+    alone = {seed: snapshot(randomize_layers(trained_model, LAYERS, seed=seed)) for seed in seeds}
+    with global_rngs_untouched(5), ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda seed: randomize_layers(trained_model, LAYERS, seed=seed), seeds * 3))
+    for seed, copy in zip(seeds * 3, together, strict=True):
+        assert identical(copy, alone[seed]), f"seed {seed} gave other weights in a thread"
+
+
+def test_randomising_on_the_cpu_forks_no_cuda_device(monkeypatch, trained_model) -> None:
+    expected, model = randomize_layers(trained_model, ["fc1"], seed=1), nested()
+    forks = cuda_forks_on_a_pretend_gpu(monkeypatch)
+    copies = [randomize_layers(trained_model, ["fc1"], seed=1), *dict(cascading_randomization(model)).values()]
+    assert forks == [[]] * len(copies), "CPU-only randomisation forked (and so initialised) a CUDA device"
+    assert identical(copies[0], snapshot(expected))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

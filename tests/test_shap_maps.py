@@ -14,6 +14,8 @@ import copy
 import itertools
 import math
 import re
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pytest
@@ -32,6 +34,7 @@ from side_effects import (
     MODE_SETTINGS,
     assert_model_untouched,
     assert_no_hooks,
+    cuda_forks_on_a_pretend_gpu,
     dropout_net,
     dropout_net_in,
     global_rngs_untouched,
@@ -234,6 +237,7 @@ def test_shap_map_deep_on_an_f_relu_model_names_the_fix_and_leaves_it_untouched(
     with pytest.raises(ValueError, match=r"do not add up.*F\.relu.*one nn\.ReLU module per use") as caught:
         shap_map(model, images, method="deep", background=background)
     assert isinstance(caught.value.__cause__, AssertionError) and ADDITIVITY in str(caught.value.__cause__)
+    assert "%f" not in str(caught.value)  # SHAP's own message leaves its tolerance unfilled
     assert all(m.training for m in model.modules())
     assert_no_hooks(model)
     for name, value in model.state_dict().items():
@@ -480,6 +484,55 @@ def test_gradient_works_for_a_float64_model(trained_model, images, background) -
     model = copy.deepcopy(trained_model).double()
     result = shap_map(model, images.double(), method="gradient", background=background.double(), samples=10)
     assert result.maps.dtype == torch.float64
+
+
+@pytest.mark.parametrize("scale", ["0-255", "standardised"])
+def test_kernel_on_images_off_the_unit_scale_is_a_value_error(trained_model, images, scale) -> None:
+    # Kernel SHAP hides a cell by setting it to fill (0, black): on another scale that is no longer "absent"
+    x = images * 255 if scale == "0-255" else (images - 0.1307) / 0.3081
+    with pytest.raises(ValueError, match=r"x must hold images on the \[0, 1\] scale.*255.*fill"):
+        shap_map(trained_model, x, method="kernel", samples=30)
+
+
+def test_kernel_accepts_noisy_images_slightly_off_the_unit_scale(trained_model, images) -> None:
+    noise = 0.3 * torch.randn(images[:1].shape, generator=torch.Generator().manual_seed(0))
+    noisy = (images[:1] + noise).clamp(-0.5, 1.5)
+    assert noisy.min() < 0 and noisy.max() > 1  # not vacuous
+    result = shap_map(trained_model, noisy, method="kernel", samples=30)
+    assert torch.isfinite(result.maps).all()
+
+
+@pytest.mark.parametrize("fill", [-0.1, 1.5, 255.0])
+def test_kernel_fill_off_the_unit_scale_is_a_value_error(trained_model, images, fill) -> None:
+    with pytest.raises(ValueError, match=r"fill must lie in \[0, 1\] like the images"):
+        shap_map(trained_model, images, method="kernel", samples=30, fill=fill)
+
+
+@pytest.mark.parametrize(("fill", "error"), [(float("nan"), ValueError), ("0", TypeError), (None, TypeError)])
+def test_kernel_fill_that_is_not_a_finite_number_is_refused(trained_model, images, fill, error) -> None:
+    with pytest.raises(error, match="fill must"):
+        shap_map(trained_model, images, method="kernel", samples=30, fill=fill)
+
+
+def test_numpy_integers_are_accepted_for_samples_patch_batch_size_and_seed(trained_model, images) -> None:
+    kwargs: dict[str, Any] = {"method": "kernel", "samples": 30, "patch": 7, "batch_size": 64, "seed": 2}
+    expected = shap_map(trained_model, images[:1], **kwargs)
+    numpy_kwargs = {name: np.int64(value) if isinstance(value, int) else value for name, value in kwargs.items()}
+    result = shap_map(trained_model, images[:1], **numpy_kwargs)
+    assert torch.equal(result.maps, expected.maps)
+    np.testing.assert_array_equal(result.base_values, expected.base_values)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 1.5, True, "0", None])
+def test_bad_seed_is_refused(trained_model, images, seed) -> None:
+    with pytest.raises(int_error(seed), match="seed must be an int between 0 and 4294967295"):
+        shap_map(trained_model, images, method="kernel", seed=seed)
+
+
+@pytest.mark.parametrize(("name", "value"), [("patch", 2.0), ("patch", True), ("batch_size", "64"), ("batch_size", 0)])
+def test_bad_patch_or_batch_size_is_refused(trained_model, images, name, value) -> None:
+    with pytest.raises(int_error(value), match=f"{name} must be a positive int"):
+        shap_map(trained_model, images, method="kernel", **{name: value})
 
 
 # ---------------------------------------------------------------------------
@@ -750,6 +803,34 @@ def test_table_callers_model_tensors_and_random_states_are_untouched(rows, table
     eval_model = dropout_net(FEATURES, TABLE_CLASSES).eval()
     in_eval = shap_map(eval_model, rows.float(), method=method, background=bg, samples=20)
     assert torch.equal(result.maps, in_eval.maps)
+
+
+@pytest.mark.parametrize("method", ["gradient", "kernel"])
+def test_table_from_threads_equals_single_threaded_and_spares_the_global_rngs(
+    table_mlp, rows, table_background, method
+) -> None:
+    """SHAP seeds and draws from the global generators: threads explaining with their own seeds at once
+    (as the explorer's worker does beside the kernel's thread) each get their single-threaded values."""
+    seeds = [0, 1, 2, 3]
+
+    def explain(seed: int) -> torch.Tensor:
+        return shap_map(table_mlp, rows, method=method, background=table_background, samples=20, seed=seed).maps
+
+    alone = {seed: explain(seed) for seed in seeds}
+    assert len({tuple(maps.flatten().tolist()) for maps in alone.values()}) == len(seeds)  # the seed matters
+    with global_rngs_untouched(7), ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(explain, seeds * 3))
+    for seed, maps in zip(seeds * 3, together, strict=True):
+        assert torch.equal(maps, alone[seed]), f"seed {seed} gave other values in a thread"
+
+
+@pytest.mark.parametrize("method", SHAP_METHODS)
+def test_table_on_the_cpu_forks_no_cuda_device(monkeypatch, table_mlp, rows, table_background, method) -> None:
+    expected = shap_map(table_mlp, rows, method=method, background=table_background, samples=20)
+    forks = cuda_forks_on_a_pretend_gpu(monkeypatch)
+    result = shap_map(table_mlp, rows, method=method, background=table_background, samples=20)
+    assert forks == [[]], "CPU-only SHAP forked (and so initialised) a CUDA device"
+    assert torch.equal(result.maps, expected.maps)
 
 
 # --- bad input ---------------------------------------------------------------------------------
