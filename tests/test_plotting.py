@@ -110,3 +110,11 @@ def test_feature_bars_reject_a_bad_top(top):
     fig, ax = plt.subplots()
     with pytest.raises(int_error(top), match="top must be a positive int"):
         plot_feature_bars(ax, np.ones(5), FEATURES, top=top)
+
+
+def test_feature_bars_accept_a_numpy_integer_top():
+    fig, ax = plt.subplots()
+    shown = plot_feature_bars(ax, np.array([0.1, -3.0, 2.0, 0.5, 0.0]), FEATURES, top=np.int64(2))
+    assert shown.tolist() == [1, 2]
+    assert len(ax.patches) == 2
+    plt.close(fig)
