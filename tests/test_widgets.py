@@ -388,65 +388,104 @@ def test_all_methods_leave_the_model_and_the_dataset_alone(quick_png, trained_mo
     assert all(torch.equal(x, original) for (x, _), original in zip(dataset, originals))
 
 
+def dropout_classifier(setting: str) -> nn.Module:
+    """A seeded classifier of 28 x 28 images with Dropout, in one of MODE_SETTINGS: its output depends on the mode."""
+    net = dropout_net_in(setting, 784, 10)
+    model = nn.Sequential(nn.Flatten(), net)
+    model.training = model[0].training = net.training  # the setting is the whole model's
+    return model
+
+
 @pytest.mark.parametrize("setting", MODE_SETTINGS)
-def test_gradient_methods_restore_mixed_modes(quick_png, setting, small_set):
-    model = nn.Sequential(nn.Flatten(), dropout_net_in(setting, 784, 10))
+def test_maps_come_from_an_eval_mode_snapshot_and_the_callers_model_is_untouched(
+    quick_png, monkeypatch, setting, small_set
+):
+    model = dropout_classifier(setting)
     params, modes_before = snapshot(model), modes(model)
-    e = explorer(model, small_set[:3], methods=["saliency", "SmoothGrad"])
+    eval_copy = copy.deepcopy(model).eval()
+    names = ["saliency", "SmoothGrad", "Integrated Gradients"]
+    originals = {name: EXPLORER_METHODS[name].explain for name in names}
+    calls = []
+
+    def recording(name):
+        def explain(m, x, c, r, bg):
+            calls.append({"name": name, "model": m, "modes": modes(m), "args": (x.clone(), c, r, bg)})
+            calls[-1]["map"] = originals[name](m, x, c, r, bg)
+            return calls[-1]["map"]
+
+        return explain
+
+    for name in names:
+        monkeypatch.setitem(EXPLORER_METHODS, name, ExplorerMethod(recording(name), slow=False))
+    e = explorer(model, small_set[:3], methods=names)
     e.method.value = "SmoothGrad"
+    e.method.value = "Integrated Gradients"
+    e.reduce.value = "signed"
+    e.index.value = 2
     assert "failed" not in e.status.value
+    assert [call["name"] for call in calls] == ["saliency", "SmoothGrad", *["Integrated Gradients"] * 3]
+    for call in calls:
+        assert call["model"] is e.model and call["model"] is not model
+        assert not any(call["modes"]), "a method was handed a model in train mode"
+        # the helper itself on an eval copy of the caller's model: the same map, bit for bit
+        assert torch.equal(call["map"], originals[call["name"]](eval_copy, *call["args"]))
+    assert not any(modes(e.model))
     assert_model_untouched(model, params, modes_before)
 
 
-class _GatedNet(nn.Module):
-    """A dropout classifier of 28 x 28 images whose forward first calls ``on_forward`` (if set)."""
-
-    def __init__(self):
-        super().__init__()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10), nn.Dropout(0.5))
-        self.on_forward = None
-
-    def forward(self, x):
-        if self.on_forward is not None:
-            self.on_forward()
-        return self.net(x)
-
-
-def test_drawing_while_a_slow_method_runs_keeps_the_models_modes(quick_png, monkeypatch, small_set):
-    model = _GatedNet().train()
+def test_drawing_while_a_slow_method_runs_uses_the_eval_snapshot_in_both_threads(quick_png, monkeypatch, small_set):
+    """The kernel's thread computes and draws a map while a slow method, in the worker thread, is inside
+    its own evaluation_mode on the same model. The worker leaves evaluation_mode (restoring the modes it
+    saved) in the middle of the main thread's forward pass: since the explorer works on an eval-mode
+    snapshot, that restores eval mode, and every forward pass in either thread gives the eval output."""
+    model = dropout_classifier("train")
     params, modes_before = snapshot(model), modes(model)
-    in_method, may_leave, left, drawn = (threading.Event() for _ in range(4))
-    wait = 2.0  # (with the bug fixed, this thread's draw waits for the method: each wait below times out once)
+    eval_copy = copy.deepcopy(model).eval()
+    main = threading.current_thread()
+    in_method, may_leave, left = (threading.Event() for _ in range(3))
+    passes = []  # (thread, grad enabled, modes, output equals the eval model's) of each forward pass
 
-    def slow(m, x, c, r, bg):  # like lime_map and shap_map: evaluation_mode around the model calls
+    def slow(m, x, c, r, bg):  # like lime_map and shap_map: evaluation_mode around its model calls
         with evaluation_mode(m):
             in_method.set()
-            may_leave.wait(wait)
+            assert may_leave.wait(TIMEOUT)
+            m(x)
         left.set()
-        drawn.wait(wait)  # the worker draws its own figure only after this thread's draw
         return x.abs()
 
     monkeypatch.setitem(EXPLORER_METHODS, "slow", ExplorerMethod(slow, slow=True))
     e = explorer(model, small_set, methods=["saliency", "slow"])
-    e.method.value = "slow"
-    assert in_method.wait(TIMEOUT)
-    tester = threading.current_thread()
 
-    def interleave():  # inside this thread's evaluation_mode: let the method leave its own first
-        if threading.current_thread() is tester:
+    def let_the_worker_leave(module, inputs):  # in the main thread's saliency (grad on), inside its evaluation_mode
+        if threading.current_thread() is main and torch.is_grad_enabled() and not may_leave.is_set():
             may_leave.set()
-            left.wait(wait)
+            assert left.wait(TIMEOUT)
 
-    model.on_forward = interleave
+    def record(module, inputs, output):
+        with torch.no_grad():
+            same = torch.equal(output, eval_copy(inputs[0]))
+        passes.append((threading.current_thread(), torch.is_grad_enabled(), modes(module), same))
+
+    hooks = [e.model.register_forward_pre_hook(let_the_worker_leave), e.model.register_forward_hook(record)]
     try:
-        e.method.value = "saliency"  # cached: drawn in this thread while "slow" is still inside its method
+        e.method.value = "slow"
+        assert in_method.wait(TIMEOUT)
+        e.method.value = "saliency"  # cached: only the figure's forward pass
+        e.target.value = 3  # computed now, in this thread, while the worker is still inside its method
+        e.wait()
     finally:
-        model.on_forward = None
-        drawn.set()
         may_leave.set()
         e.wait()
+        for hook in hooks:
+            hook.remove()
+    assert left.is_set()
+    assert "saliency, image 0" in e.status.value and "failed" not in e.status.value
+    assert {thread is main for thread, *_ in passes} == {True, False}, "forward passes in both threads"
+    assert any(thread is main and grad for thread, grad, *_ in passes), "the main thread computed saliency"
+    for thread, _, seen, same in passes:
+        assert not any(seen), f"a forward pass in {thread.name} ran in train mode"
+        assert same, f"a forward pass in {thread.name} did not give the eval model's output"
+    assert not any(modes(e.model))
     assert_model_untouched(model, params, modes_before)
 
 
