@@ -72,9 +72,9 @@ def dropout_net_in(setting: str, features: int, classes: int) -> nn.Module:
     model = dropout_net(features, classes)
     model.train(setting.startswith("train"))
     if setting.endswith("one-eval"):
-        model[3].eval()
+        model.get_submodule("3").eval()
     elif setting.endswith("one-train"):
-        model[3][1].train()
+        model.get_submodule("3.1").train()
     return model
 
 

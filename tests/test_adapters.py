@@ -15,7 +15,7 @@ from torch import nn
 from helpers.explain.adapters import numpy_predictor, to_model_input
 
 from bad_arguments import int_error
-from side_effects import assert_no_hooks, snapshot
+from side_effects import assert_no_hooks, numpy_states_equal, snapshot
 
 # ---------------------------------------------------------------------------
 # Fixtures and small models
@@ -282,8 +282,7 @@ def test_shipped_model_left_untouched(trained_model, images) -> None:
     assert all(p.grad is None for p in trained_model.parameters())
     assert_no_hooks(trained_model)
     assert torch.equal(torch.get_rng_state(), torch_state)
-    after = np.random.get_state()
-    assert after[0] == numpy_state[0] and np.array_equal(after[1], numpy_state[1]) and after[2:] == numpy_state[2:]
+    assert numpy_states_equal(np.random.get_state(), numpy_state)
 
 
 class Failing(nn.Module):
@@ -368,7 +367,7 @@ def test_float64_tables_reach_a_float64_model_unrounded() -> None:
     torch.testing.assert_close(to_model_input(table, None, torch.float64), torch.from_numpy(table), rtol=0, atol=0)
     model = nn.Sequential(nn.Linear(5, 5, bias=False)).double()
     with torch.no_grad():
-        model[0].weight.copy_(torch.eye(5, dtype=torch.float64))
+        model.get_parameter("0.weight").copy_(torch.eye(5, dtype=torch.float64))
     logits = numpy_predictor(model, score="logit", image_shape=None)(table)
     assert np.array_equal(logits, table)  # no float32 round trip on the way
 

@@ -195,6 +195,6 @@ def test_a_missing_browser_skips_locally_but_fails_in_ci(monkeypatch):
     with pytest.raises(pytest.skip.Exception, match="no Chromium"):
         require(False, "no Chromium")
     monkeypatch.setenv("CI", "true")
-    with pytest.raises(pytest.fail.Exception, match="no Chromium .*CI=true"):
+    with pytest.raises(pytest.fail.Exception, match=r"no Chromium .*CI=true"):
         require(False, "no Chromium")
     require(True, "present")  # nothing happens when the piece is there

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -69,7 +70,7 @@ def predicted(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return model(x).argmax(1)
 
 
-def captum(attribute, /, *args, **kwargs) -> torch.Tensor:
+def captum(attribute, /, *args, **kwargs) -> Any:
     """Call a Captum attribution, silencing its warnings about inputs without requires_grad."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -231,7 +232,7 @@ def test_completeness_gap_equals_the_hand_computed_one(trained_model, images, ba
     x = images[:6]
     reference = torch.zeros_like(x) if baseline == "black" else torch.full_like(x, 0.4)
     classes = predicted(trained_model, x) if target is None else torch.tensor([3, 1, 4, 1, 5, 9])
-    arguments = {
+    arguments: dict[str, Any] = {
         "target": None if target is None else classes.tolist(),
         "baseline": None if baseline == "black" else reference,
         "steps": 7,
@@ -551,7 +552,7 @@ def test_each_submodule_mode_is_restored_and_forward_runs_in_eval(method, settin
 
 def test_integrated_gradients_delta_runs_the_baseline_in_eval_mode() -> None:
     model = dropout_net(F, K).train()
-    model[3].eval()
+    model.get_submodule("3").eval()
     before = modes(model)
     x, baseline = batch(N, F), batch(1, F, seed=4)
     expected = integrated_gradients(dropout_net(F, K).eval(), x, baseline=baseline, steps=3, return_delta=True)
@@ -571,7 +572,7 @@ def test_integrated_gradients_delta_runs_the_baseline_in_eval_mode() -> None:
 @pytest.mark.parametrize("method", METHODS)
 def test_mode_is_restored_when_an_error_is_raised(method) -> None:
     model = dropout_net(F, K).train()
-    model[1].eval()
+    model.get_submodule("1").eval()
     before = modes(model)
     with pytest.raises(ValueError, match="out of range"):
         METHODS[method](model, batch(N, F), K)
@@ -585,11 +586,11 @@ def test_parameters_and_their_grads_are_untouched(method) -> None:
     METHODS[method](model, batch(N, F))
     assert all(p.grad is None for p in model.parameters())
     model(batch(N, F)).sum().backward()
-    grads = [p.grad for p in model.parameters()]
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
     copies = [g.clone() for g in grads]
     METHODS[method](model, batch(N, F, seed=9))
-    assert all(p.grad is g for p, g in zip(model.parameters(), grads))
-    assert all(torch.equal(g, c) for g, c in zip(grads, copies))
+    assert all(p.grad is g for p, g in zip(model.parameters(), grads, strict=True))
+    assert all(torch.equal(g, c) for g, c in zip(grads, copies, strict=True))
     assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
 
 
@@ -616,9 +617,10 @@ def test_callers_x_is_untouched(method, requires_grad) -> None:
 def test_callers_existing_x_grad_is_untouched(method) -> None:
     x = batch(N, F).requires_grad_(True)
     (x * 3).sum().backward()
+    assert x.grad is not None
     grad = x.grad.clone()
     METHODS[method](linear(), x)
-    assert torch.equal(x.grad, grad)
+    assert x.grad is not None and torch.equal(x.grad, grad)
 
 
 def test_callers_baseline_is_untouched() -> None:
@@ -760,10 +762,17 @@ def test_numpy_scalars_are_accepted_for_counts_seeds_and_noise() -> None:
     model = seeded(lambda: nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 3)))
     x = batch(2, 4)
     expected = smoothgrad(model, x, samples=3, noise=0.1, seed=2, batch_size=4)
-    result = smoothgrad(model, x, samples=np.int64(3), noise=np.float32(0.1), seed=np.int64(2), batch_size=np.int32(4))
+    numpy: dict[str, Any] = {
+        "samples": np.int64(3),
+        "noise": np.float32(0.1),
+        "seed": np.int64(2),
+        "batch_size": np.int32(4),
+    }
+    result = smoothgrad(model, x, **numpy)
     torch.testing.assert_close(result, expected, atol=1e-6, rtol=1e-6)
     expected = integrated_gradients(model, x, steps=3, batch_size=4)
-    torch.testing.assert_close(integrated_gradients(model, x, steps=np.int64(3), batch_size=np.int64(4)), expected)
+    numpy = {"steps": np.int64(3), "batch_size": np.int64(4)}
+    torch.testing.assert_close(integrated_gradients(model, x, **numpy), expected)
 
 
 @pytest.mark.parametrize("seed", [-1, 1.5, True, "0", None])

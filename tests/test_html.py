@@ -12,6 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 _spec = importlib.util.spec_from_file_location("build_html", ROOT / "scripts" / "build_html.py")
+assert _spec is not None and _spec.loader is not None
 build_html = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(build_html)
 

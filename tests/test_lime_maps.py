@@ -17,6 +17,7 @@ import re
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pytest
@@ -318,7 +319,7 @@ def test_bad_samples_is_refused(trained_model, images, samples) -> None:
 
 def test_unknown_score_is_a_value_error(trained_model, images) -> None:
     with pytest.raises(ValueError, match="score must be one of 'logit', 'probability'"):
-        lime_map(trained_model, images, samples=SAMPLES, score="softmax")
+        lime_map(trained_model, images, samples=SAMPLES, score="softmax")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("patch", [0, -1, 2.5])
@@ -334,9 +335,10 @@ def test_bad_seed_is_refused(trained_model, images, seed) -> None:
 
 
 def test_numpy_integers_are_accepted_for_samples_patch_seed_and_batch_size(trained_model, images) -> None:
-    kwargs = {"samples": 60, "patch": 7, "seed": 3, "batch_size": 16}
+    kwargs: dict[str, Any] = {"samples": 60, "patch": 7, "seed": 3, "batch_size": 16}
     expected = lime_map(trained_model, images[:1], **kwargs)
-    result = lime_map(trained_model, images[:1], **{name: np.int64(value) for name, value in kwargs.items()})
+    numpy: dict[str, Any] = {name: np.int64(value) for name, value in kwargs.items()}
+    result = lime_map(trained_model, images[:1], **numpy)
     assert torch.equal(result.maps, expected.maps)
     assert np.array_equal(result.scores, expected.scores)
 
@@ -371,7 +373,7 @@ def test_images_given_to_a_flat_model_name_nn_flatten_not_unsqueeze(images) -> N
 
 def test_non_module_model_is_a_type_error(images) -> None:
     with pytest.raises(TypeError, match=r"torch\.nn\.Module"):
-        lime_map(lambda x: x, images, samples=SAMPLES)
+        lime_map(lambda x: x, images, samples=SAMPLES)  # type: ignore[arg-type]
 
 
 def test_mode_restored_after_an_argument_error(trained_model, images) -> None:
@@ -447,16 +449,16 @@ def test_the_quiet_explainer_equals_lime_image(trained_model, images) -> None:
 
     rgb = np.repeat(images[0, 0].numpy()[..., None], 3, axis=-1).astype(np.float64)
     predict = numpy_predictor(trained_model, score="probability")
-    settings = dict(
-        labels=(3,),
-        top_labels=None,
-        hide_color=0,
-        num_features=49,
-        num_samples=120,
-        batch_size=50,
-        segmentation_fn=GridSegmentation(4),
-        random_seed=0,
-    )
+    settings: dict[str, Any] = {
+        "labels": (3,),
+        "top_labels": None,
+        "hide_color": 0,
+        "num_features": 49,
+        "num_samples": 120,
+        "batch_size": 50,
+        "segmentation_fn": GridSegmentation(4),
+        "random_seed": 0,
+    }
     quiet = QuietLimeImageExplainer(random_state=0).explain_instance(rgb, predict, **settings)
     loud = lime_image.LimeImageExplainer(random_state=0).explain_instance(rgb, predict, **settings)
     assert dict(quiet.local_exp[3]) == pytest.approx(dict(loud.local_exp[3]), abs=1e-12)
@@ -464,14 +466,14 @@ def test_the_quiet_explainer_equals_lime_image(trained_model, images) -> None:
 
 
 def test_a_custom_segmentation_is_used(trained_model, images) -> None:
-    halves = lambda image: (
-        (np.arange(image.shape[1])[None, :] >= image.shape[1] // 2).repeat(image.shape[0], 0).astype(int)
-    )
+    def halves(image: np.ndarray) -> np.ndarray:
+        return (np.arange(image.shape[1])[None, :] >= image.shape[1] // 2).repeat(image.shape[0], 0).astype(int)
+
     result = lime_map(trained_model, images[:1], samples=50, segmentation=halves)
     left, right = result.maps[0, 0, :, :14], result.maps[0, 0, :, 14:]
     assert torch.unique(left).numel() == 1 and torch.unique(right).numel() == 1
     with pytest.raises(TypeError, match="segmentation must be a function"):
-        lime_map(trained_model, images[:1], segmentation="quickshift")
+        lime_map(trained_model, images[:1], segmentation="quickshift")  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------
@@ -572,7 +574,7 @@ def test_table_linear_model_sampled_around_the_training_mean_gives_the_same_weig
     weight = table_weight()
     model = linear_table_model(weight)
     targets = [0, 2, 1]
-    kwargs = dict(training_data=training_rows, discretize=False, score="logit", samples=2000)
+    kwargs: dict[str, Any] = {"training_data": training_rows, "discretize": False, "score": "logit", "samples": 2000}
     around_mean = lime_map(model, rows, targets, sample_around_instance=False, **kwargs)
     around_x = lime_map(model, rows, targets, sample_around_instance=True, **kwargs)
     expected = weight[targets] * training_rows.std(dim=0, unbiased=False)
@@ -689,7 +691,7 @@ def test_table_default_target_is_the_predicted_class(table_mlp, rows, training_r
 
 def test_table_per_row_targets_equal_explaining_each_row_alone(table_mlp, rows, training_rows) -> None:
     targets = [2, 0, 1]
-    kwargs = dict(training_data=training_rows, discretize=False, samples=100)
+    kwargs: dict[str, Any] = {"training_data": training_rows, "discretize": False, "samples": 100}
     batch = lime_map(table_mlp, rows, targets, **kwargs)
     for i, c in enumerate(targets):
         alone = lime_map(table_mlp, rows[i : i + 1], c, **kwargs)
@@ -706,7 +708,7 @@ def test_table_target_out_of_range_is_a_value_error(table_mlp, rows, training_ro
 
 @pytest.mark.parametrize("discretize", [True, False])
 def test_table_same_seed_same_maps_other_seed_other_maps(table_mlp, rows, training_rows, discretize) -> None:
-    kwargs = dict(training_data=training_rows, discretize=discretize, samples=100)
+    kwargs: dict[str, Any] = {"training_data": training_rows, "discretize": discretize, "samples": 100}
     first = lime_map(table_mlp, rows, seed=3, **kwargs)
     again = lime_map(table_mlp, rows, seed=3, **kwargs)
     other = lime_map(table_mlp, rows, seed=4, **kwargs)

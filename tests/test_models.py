@@ -95,7 +95,9 @@ def test_training_learns_and_is_reproducible():
     (first, losses), (second, _) = runs
     assert losses[-1] < losses[0]
     assert accuracy(first, data) > 0.9
-    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values(), strict=True)
+    )
 
 
 def test_shuffling_does_not_touch_the_global_rng():
@@ -128,8 +130,8 @@ def test_training_rejects_bad_arguments(kwargs, error, message):
 
 
 def test_training_rejects_a_non_module_and_an_empty_dataset():
-    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
-        train(lambda x: x, _toy_data(8), epochs=1, seed=0)
+    with pytest.raises(TypeError, match=r"model must be a torch\.nn\.Module"):
+        train(lambda x: x, _toy_data(8), epochs=1, seed=0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="dataset is empty"):
         train(nn.Linear(2, 2), torch.utils.data.TensorDataset(torch.zeros(0, 2), torch.zeros(0)), epochs=1, seed=0)
 
@@ -168,7 +170,12 @@ def test_predict_reads_mnist_as_one_tensor_and_returns_the_predictions_only(monk
     before = [m.training for m in model.modules()]
     items = []
     getitem = datasets.MNIST.__getitem__
-    monkeypatch.setattr(datasets.MNIST, "__getitem__", lambda self, i: items.append(i) or getitem(self, i))
+
+    def counted_getitem(self, index):
+        items.append(index)
+        return getitem(self, index)
+
+    monkeypatch.setattr(datasets.MNIST, "__getitem__", counted_getitem)
     sizes = []
     handle = model.register_forward_hook(lambda module, inputs, output: sizes.append(len(inputs[0])))
     try:
@@ -307,7 +314,7 @@ def test_tabular_mlp_training_is_bit_identical_when_repeated(table, trained_mlp)
     model, losses = trained_mlp
     again, losses_again = _train_reference_mlp(table)
     assert losses_again == losses
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True))
 
 
 def test_tabular_mlp_passes_deep_explainers_additivity_check(table, trained_mlp):

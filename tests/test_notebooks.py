@@ -79,7 +79,7 @@ def test_teaching_structure(notebook):
         for c in nb["cells"]
         if c["cell_type"] == "markdown"
         for line in "".join(c["source"]).splitlines()
-        if line.startswith("#") or line.startswith("**")
+        if line.startswith(("#", "**"))
     )
     for heading in REQUIRED_HEADINGS:
         assert heading in headings, f"missing a '{heading}' heading"
@@ -129,7 +129,7 @@ def test_every_notebook_has_a_self_check(notebook):
 def test_solutions_are_collapsed_until_revealed(notebook):
     """Between the first "### Solution" heading and "## Summary", every cell but the headings is a
     solution: tagged, its source (and a code cell's output) collapsed in JupyterLab; nbval still runs it."""
-    path, nb = notebook
+    _, nb = notebook
     cells = nb["cells"]
     first = next(i for i, c in enumerate(cells) if "".join(c["source"]).startswith("### Solution"))
     end = next(i for i, c in enumerate(cells) if "".join(c["source"]).startswith("## Summary"))

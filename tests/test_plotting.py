@@ -1,5 +1,7 @@
 """helpers.course.plotting: figures have titles, colour bars and the right colour ranges."""
 
+from typing import Any
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -8,6 +10,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
+from matplotlib.axes import Axes
+from matplotlib.colors import to_rgba
+from matplotlib.patches import Rectangle
 
 from helpers.course.plotting import (
     MAP_CMAP,
@@ -34,7 +39,7 @@ def test_to_image_squeezes_channel_dimensions():
     with pytest.raises(ValueError, match=r"maps\[0\]"):
         to_image(torch.zeros(3, 1, 5, 5))
     with pytest.raises(TypeError):
-        to_image([[0.0]])
+        to_image([[0.0]])  # type: ignore[arg-type]
 
 
 def test_plot_map_ranges():
@@ -63,7 +68,8 @@ def test_show_grid_normalises_each_map_and_checks_lengths():
     maps = torch.rand(3, 1, 8, 8) * torch.tensor([1.0, 10.0, 100.0]).reshape(3, 1, 1, 1)
     figure = show_grid(images, {"saliency": maps}, title="grid", column_titles=["a", "b", "c"])
     drawn = [ax.images[0] for ax in figure.axes[3:6]]
-    assert all(image.get_array().max() == pytest.approx(1.0) for image in drawn)
+    arrays = [image.get_array() for image in drawn]
+    assert all(array is not None and array.max() == pytest.approx(1.0) for array in arrays)
     with pytest.raises(ValueError, match="one per image"):
         show_grid(images, {"saliency": maps[:2]}, title="grid")
     with pytest.raises(ValueError, match="column_titles"):
@@ -77,44 +83,53 @@ def test_show_grid_normalises_each_map_and_checks_lengths():
 FEATURES = ["a", "b", "c", "d", "e"]
 
 
+def bars_of(ax: Axes) -> list[Rectangle]:
+    """The bars of a bar chart."""
+    bars = [patch for patch in ax.patches if isinstance(patch, Rectangle)]
+    assert len(bars) == len(ax.patches)
+    return bars
+
+
 def test_feature_bars_show_the_top_features_by_magnitude_largest_first():
-    fig, ax = plt.subplots()
+    _, ax = plt.subplots()
     shown = plot_feature_bars(ax, torch.tensor([0.1, -3.0, 2.0, 0.0, -0.5]), FEATURES, top=3, xlabel="weight")
     assert list(shown) == [1, 2, 4]
-    bars = sorted(ax.patches, key=lambda bar: -bar.get_y())  # top of the chart first
+    bars = sorted(bars_of(ax), key=lambda bar: -bar.get_y())  # top of the chart first
     assert [bar.get_width() for bar in bars] == [-3.0, 2.0, -0.5]
-    ticks = sorted(zip(ax.get_yticks(), [label.get_text() for label in ax.get_yticklabels()]), reverse=True)
+    ticks = sorted(
+        zip(ax.get_yticks(), [label.get_text() for label in ax.get_yticklabels()], strict=True), reverse=True
+    )
     assert [text for _, text in ticks] == ["b", "c", "e"]  # each bar labelled with its feature
     assert ax.get_xlabel() == "weight"
 
 
 def test_feature_bars_colour_by_sign_and_follow_a_given_order():
-    fig, ax = plt.subplots()
+    _, ax = plt.subplots()
     shown = plot_feature_bars(ax, np.array([1.0, -1.0, 2.0, 0.5, -0.1]), FEATURES, features=[3, 0, 1])
     assert list(shown) == [3, 0, 1]
-    bars = sorted(ax.patches, key=lambda bar: -bar.get_y())
+    bars = sorted(bars_of(ax), key=lambda bar: -bar.get_y())
     assert [bar.get_width() for bar in bars] == [0.5, 1.0, -1.0]
-    red, blue = bars[0].get_facecolor(), bars[2].get_facecolor()
+    red, blue = to_rgba(bars[0].get_facecolor()), to_rgba(bars[2].get_facecolor())
     assert red[0] > red[2] and blue[2] > blue[0]  # raising the score is red, lowering it blue
 
 
 @pytest.mark.parametrize("values", [np.zeros((2, 5)), np.zeros(4)])
 def test_feature_bars_reject_values_that_are_not_one_per_feature(values):
-    fig, ax = plt.subplots()
+    _, ax = plt.subplots()
     with pytest.raises(ValueError, match=r"shape \(F,\) with F = len\(feature_names\) = 5"):
         plot_feature_bars(ax, values, FEATURES)
 
 
 @pytest.mark.parametrize("top", [0, -1, 2.5, True])
 def test_feature_bars_reject_a_bad_top(top):
-    fig, ax = plt.subplots()
+    _, ax = plt.subplots()
     with pytest.raises(int_error(top), match="top must be a positive int"):
         plot_feature_bars(ax, np.ones(5), FEATURES, top=top)
 
 
 def test_feature_bars_accept_a_numpy_integer_top():
-    fig, ax = plt.subplots()
-    shown = plot_feature_bars(ax, np.array([0.1, -3.0, 2.0, 0.5, 0.0]), FEATURES, top=np.int64(2))
+    _, ax = plt.subplots()
+    top: Any = np.int64(2)  # Any: the annotation says int, and NumPy integers are accepted too
+    shown = plot_feature_bars(ax, np.array([0.1, -3.0, 2.0, 0.5, 0.0]), FEATURES, top=top)
     assert shown.tolist() == [1, 2]
     assert len(ax.patches) == 2
-    plt.close(fig)

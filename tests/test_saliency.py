@@ -8,6 +8,7 @@ test-only oracle). Speed is measured in benchmarks/bench_saliency.py, never here
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -37,7 +38,7 @@ def cnn() -> nn.Module:
 def test_images() -> tuple[torch.Tensor, torch.Tensor]:
     """The first 32 MNIST test images (32, 1, 28, 28) and their labels (32,)."""
     dataset = mnist(train=False)
-    images, labels = zip(*(dataset[i] for i in range(32)))
+    images, labels = zip(*(dataset[i] for i in range(32)), strict=True)
     return torch.stack(images), torch.tensor(labels)
 
 
@@ -93,7 +94,7 @@ FIXED = [2, 0, 3, 3, 1]  # one class per input, length N
 
 # Every accepted form of ``target`` and the classes (N,) it stands for; None is
 # resolved from the logits in the test.
-TARGET_FORMS = {
+TARGET_FORMS: dict[str, tuple[Any, list[int] | None]] = {
     "none": (None, None),
     "int": (2, [2] * N),
     "np-int64-scalar": (np.int64(3), [3] * N),
@@ -136,7 +137,7 @@ def test_flatten_linear_image_equals_weight_row(form: str) -> None:
     model = nn.Sequential(nn.Flatten(), linear(16, K, seed=3))
     x = batch(N, 1, 4, 4, seed=4)
     target, classes = TARGET_FORMS[form]
-    rows = model[1].weight.detach()[resolved(model, x, classes)].reshape(N, 1, 4, 4)
+    rows = model.get_parameter("1.weight").detach()[resolved(model, x, classes)].reshape(N, 1, 4, 4)
     assert torch.equal(saliency(model, x, target), rows.abs())
     assert torch.equal(saliency(model, x, target, reduce="signed"), rows)
     assert torch.equal(saliency(model, x, target, reduce="square"), rows**2)
@@ -336,7 +337,7 @@ def test_each_submodule_mode_is_restored_and_forward_runs_in_eval(setting) -> No
 
 def test_mode_is_restored_when_an_argument_error_is_raised() -> None:
     model = dropout_net(F, K).train()
-    model[1].eval()
+    model.get_submodule("1").eval()
     before = modes(model)
     with pytest.raises(ValueError):
         saliency(model, batch(N, F), K)
@@ -372,11 +373,11 @@ def test_parameter_grads_stay_none(cnn, test_images) -> None:
 def test_parameter_grads_already_set_stay_bit_identical() -> None:
     model = linear(F, K)
     model(batch(N, F)).sum().backward()
-    grads = [p.grad for p in model.parameters()]
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
     copies = [g.clone() for g in grads]
     saliency(model, batch(N, F, seed=9))
-    assert all(p.grad is g for p, g in zip(model.parameters(), grads))
-    assert all(torch.equal(g, c) for g, c in zip(grads, copies))
+    assert all(p.grad is g for p, g in zip(model.parameters(), grads, strict=True))
+    assert all(torch.equal(g, c) for g, c in zip(grads, copies, strict=True))
 
 
 @pytest.mark.parametrize("requires_grad", [False, True])
@@ -394,9 +395,10 @@ def test_callers_existing_x_grad_is_untouched() -> None:
     model = linear(F, K)
     x = batch(N, F).requires_grad_(True)
     (x * 3).sum().backward()
+    assert x.grad is not None
     grad = x.grad.clone()
     saliency(model, x)
-    assert torch.equal(x.grad, grad)
+    assert x.grad is not None and torch.equal(x.grad, grad)
     assert x.requires_grad
 
 
@@ -423,7 +425,7 @@ def test_raises_inside_inference_mode() -> None:
 
 def test_numpy_x_is_a_type_error_naming_from_numpy() -> None:
     with pytest.raises(TypeError, match=r"torch\.from_numpy"):
-        saliency(linear(F, K), batch(N, F).numpy())
+        saliency(linear(F, K), batch(N, F).numpy())  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("x", [[[0.0] * F] * N, 3.0, None], ids=["list", "float", "none"])
@@ -440,7 +442,7 @@ def test_integer_x_is_a_type_error_naming_float(dtype) -> None:
 
 @pytest.mark.parametrize("target", [True, False], ids=["True", "False"])
 def test_bool_target_is_a_type_error(target) -> None:
-    with pytest.raises(TypeError, match="target.*bool"):
+    with pytest.raises(TypeError, match=r"target.*bool"):
         saliency(linear(F, K), batch(N, F), target)
 
 

@@ -7,6 +7,7 @@ definitions, pixel by pixel.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -96,7 +97,8 @@ def test_bad_size_is_refused_naming_the_argument(name, kwargs) -> None:
 
 
 def test_numpy_integer_sizes_are_accepted() -> None:
-    assert np.array_equal(grid_segments(np.int64(8), np.int32(8), np.int64(4)), grid_segments(8, 8, 4))
+    sizes: list[Any] = [np.int64(8), np.int32(8), np.int64(4)]  # Any: annotated int, NumPy integers accepted too
+    assert np.array_equal(grid_segments(*sizes), grid_segments(8, 8, 4))
 
 
 # ---------------------------------------------------------------------------
@@ -185,7 +187,7 @@ def test_one_dimensional_keep_is_one_row_and_inputs_are_untouched(small) -> None
     result = mask_segments(image, segments, keep)
     assert result.shape == (1, 6, 5)
     assert np.array_equal(result[0], np.where(np.isin(segments, [1, 2]), image, 0.0))
-    for before, after in zip(copies, (image, segments, keep)):
+    for before, after in zip(copies, (image, segments, keep), strict=True):
         assert np.array_equal(before, after)
 
 

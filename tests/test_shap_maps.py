@@ -15,7 +15,7 @@ import itertools
 import math
 import re
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pytest
@@ -27,7 +27,7 @@ from torch import nn
 from helpers.course.data import breast_cancer
 from helpers.course.models import TabularMLP
 from helpers.explain.segmentation import grid_segments
-from helpers.explain.shap_maps import SHAP_METHODS, ShapResult, shap_map
+from helpers.explain.shap_maps import SHAP_METHODS, ShapMethod, ShapResult, shap_map
 
 from bad_arguments import int_error
 from side_effects import (
@@ -263,7 +263,7 @@ def test_deep_on_a_linear_model_is_weight_times_difference_from_mean_background(
     bg = torch.rand(5, 1, 28, 28, generator=generator, dtype=torch.float64)
     targets = [2, 7]
     result = shap_map(model, x, targets, method="deep", background=bg)
-    weight = model[1].weight.detach()
+    weight = model.get_parameter("1.weight").detach()
     expected = weight[targets].reshape(2, 1, 28, 28) * (x - bg.mean(0))
     torch.testing.assert_close(result.maps, expected, atol=1e-12, rtol=1e-10)
 
@@ -274,7 +274,7 @@ def test_gradient_on_a_linear_model_with_a_constant_background_is_exact() -> Non
     bg = torch.full((3, 1, 28, 28), 0.25)
     targets = [2, 7]
     result = shap_map(model, x, targets, method="gradient", background=bg, samples=10)
-    expected = model[1].weight.detach()[targets].reshape(2, 1, 28, 28) * (x - 0.25)
+    expected = model.get_parameter("1.weight").detach()[targets].reshape(2, 1, 28, 28) * (x - 0.25)
     torch.testing.assert_close(result.maps, expected, atol=1e-6, rtol=1e-5)
 
 
@@ -292,7 +292,7 @@ def test_kernel_on_a_linear_model_gives_every_cells_exact_shapley_value() -> Non
     x = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     targets = [2, 7]
     result = shap_map(model, x, targets, method="kernel", samples=120)
-    weight = model[1].weight.detach()
+    weight = model.get_parameter("1.weight").detach()
     for i, c in enumerate(targets):
         expected = cell_values(weight[c] * x[i].flatten())
         torch.testing.assert_close(cell_values(result.maps[i]), expected, atol=1e-6, rtol=1e-6)
@@ -401,7 +401,7 @@ def test_callers_model_tensors_and_random_states_are_untouched(trained_model, im
 
 def test_nothing_is_printed(trained_model, images, background, capfd) -> None:
     capfd.readouterr()
-    for method in SHAP_METHODS:
+    for method in get_args(ShapMethod):
         shap_map(trained_model, images[:1], method=method, background=background, samples=30)
     out, err = capfd.readouterr()
     assert out == "" and err == ""
@@ -472,7 +472,7 @@ def test_numpy_images_are_a_type_error(trained_model, images, background) -> Non
 
 def test_non_module_model_is_a_type_error(images, background) -> None:
     with pytest.raises(TypeError, match=r"torch\.nn\.Module"):
-        shap_map(lambda x: x, images, method="deep", background=background)
+        shap_map(lambda x: x, images, method="deep", background=background)  # type: ignore[arg-type]
 
 
 def test_bad_kernel_patch_is_a_value_error_naming_patch(trained_model, images) -> None:
@@ -517,7 +517,9 @@ def test_kernel_fill_that_is_not_a_finite_number_is_refused(trained_model, image
 def test_numpy_integers_are_accepted_for_samples_patch_batch_size_and_seed(trained_model, images) -> None:
     kwargs: dict[str, Any] = {"method": "kernel", "samples": 30, "patch": 7, "batch_size": 64, "seed": 2}
     expected = shap_map(trained_model, images[:1], **kwargs)
-    numpy_kwargs = {name: np.int64(value) if isinstance(value, int) else value for name, value in kwargs.items()}
+    numpy_kwargs: dict[str, Any] = {
+        name: np.int64(value) if isinstance(value, int) else value for name, value in kwargs.items()
+    }
     result = shap_map(trained_model, images[:1], **numpy_kwargs)
     assert torch.equal(result.maps, expected.maps)
     np.testing.assert_array_equal(result.base_values, expected.base_values)
@@ -601,7 +603,7 @@ def exact_shapley_values(model: nn.Module, row: torch.Tensor, label: int, backgr
         for size in range(features):
             share = math.factorial(size) * math.factorial(features - size - 1) / math.factorial(features)
             for coalition in itertools.combinations(others, size):
-                phi[j] += share * (value(coalition + (j,)) - value(coalition))
+                phi[j] += share * (value((*coalition, j)) - value(coalition))
     return phi
 
 
@@ -718,7 +720,8 @@ def test_breast_cancer_rows_are_locally_accurate_for_deep_and_kernel() -> None:
     x, background = table.x_test[:2], table.x_train[:10]
     with torch.no_grad():
         predicted = model(x).argmax(1)
-    for method, tolerance in (("deep", 1e-12), ("kernel", 1e-7)):
+    cases: tuple[tuple[ShapMethod, float], ...] = (("deep", 1e-12), ("kernel", 1e-7))
+    for method, tolerance in cases:
         result = shap_map(model, x, method=method, background=background, samples=2 * 30 + 2048)
         assert result.maps.shape == (2, 30)
         assert table_local_accuracy_error(model, x, predicted, result).max() < tolerance
@@ -774,7 +777,7 @@ def test_table_default_target_is_the_predicted_class(table_mlp, rows, table_back
 def test_table_same_seed_same_values_other_seed_other_values(
     table_mlp, rows, table_background, method, nsamples
 ) -> None:
-    kwargs = dict(method=method, background=table_background, samples=nsamples)
+    kwargs: dict[str, Any] = {"method": method, "background": table_background, "samples": nsamples}
     first = shap_map(table_mlp, rows, seed=3, **kwargs)
     again = shap_map(table_mlp, rows, seed=3, **kwargs)
     other = shap_map(table_mlp, rows, seed=4, **kwargs)

@@ -7,6 +7,7 @@ against hand-made cases, and every function against the shared input checks.
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -70,7 +71,7 @@ def test_spearman_agrees_with_scipy_per_pair(absolute, ties) -> None:
         a, b = np.round(2 * a), np.round(2 * b)
     result = spearman(a, b, absolute=absolute)
     transform = np.abs if absolute else (lambda v: v)
-    expected = [spearmanr(transform(x).ravel(), transform(y).ravel()).statistic for x, y in zip(a, b)]
+    expected = [spearmanr(transform(x).ravel(), transform(y).ravel()).statistic for x, y in zip(a, b, strict=True)]
     np.testing.assert_allclose(result, expected, atol=1e-12)
     assert np.ptp(result) > 0.01  # not all the same value
 
@@ -84,7 +85,7 @@ def test_property_spearman_agrees_with_scipy(n, pixels, levels, seed) -> None:
     result = spearman(a, b, absolute=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scipy warns on constant input
-        expected = [spearmanr(x, y).statistic for x, y in zip(a, b)]
+        expected = [spearmanr(x, y).statistic for x, y in zip(a, b, strict=True)]
     np.testing.assert_allclose(result, expected, atol=1e-12)  # NaN where scipy gives NaN
 
 
@@ -147,7 +148,8 @@ def test_top_k_overlap_breaks_ties_by_pixel_order() -> None:
 
 def test_top_k_overlap_accepts_numpy_integer_k() -> None:
     a, b = maps(2, 4, 4), maps(2, 4, 4, seed=1)
-    np.testing.assert_array_equal(top_k_overlap(a, b, np.int64(5)), top_k_overlap(a, b, 5))
+    k: Any = np.int64(5)  # Any: annotated int, NumPy integers accepted too
+    np.testing.assert_array_equal(top_k_overlap(a, b, k), top_k_overlap(a, b, 5))
     np.testing.assert_array_equal(top_k_overlap(a, b, 16), 1.0)
 
 
@@ -177,7 +179,7 @@ def test_ssim_agrees_with_scikit_image(data_range) -> None:
     a = rng.uniform(0, 1, size=(4, 1, 14, 14))
     b = np.clip(a + rng.normal(0, 0.2, size=a.shape), 0, 1)
     result = ssim(torch.from_numpy(a), b, data_range=data_range)
-    expected = [structural_similarity(x[0], y[0], data_range=data_range) for x, y in zip(a, b)]
+    expected = [structural_similarity(x[0], y[0], data_range=data_range) for x, y in zip(a, b, strict=True)]
     np.testing.assert_allclose(result, expected, atol=1e-12)
     np.testing.assert_array_equal(ssim(a[:, 0], b[:, 0], data_range=data_range), result)  # (N, H, W) too
 
@@ -186,7 +188,8 @@ def test_ssim_without_data_range_uses_each_pairs_joint_range() -> None:
     a = maps(3, 10, 10, seed=7)
     b = maps(3, 10, 10, seed=8) * np.array([1.0, 3.0, 0.1])[:, None, None]
     expected = [
-        structural_similarity(x, y, data_range=max(x.max(), y.max()) - min(x.min(), y.min())) for x, y in zip(a, b)
+        structural_similarity(x, y, data_range=max(x.max(), y.max()) - min(x.min(), y.min()))
+        for x, y in zip(a, b, strict=True)
     ]
     np.testing.assert_allclose(ssim(a, b), expected, atol=1e-12)
 
@@ -300,6 +303,6 @@ def test_unbatched_input_is_a_value_error_naming_the_batch_dimension(function, w
 def test_ssim_rejects_a_non_numeric_data_range_and_tiny_maps() -> None:
     maps = np.random.default_rng(0).random((2, 8, 8))
     with pytest.raises(TypeError, match="data_range"):
-        ssim(maps, maps, data_range="1")
+        ssim(maps, maps, data_range="1")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="7 x 7"):
         ssim(maps[:, :5, :5], maps[:, :5, :5])

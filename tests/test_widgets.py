@@ -75,14 +75,14 @@ class Fake:
 
     def __call__(self, model, image, target, reduce, background):
         self.calls.append(
-            dict(
-                model=model,
-                image=image.clone(),
-                target=target,
-                reduce=reduce,
-                background=background,
-                thread=threading.current_thread(),
-            )
+            {
+                "model": model,
+                "image": image.clone(),
+                "target": target,
+                "reduce": reduce,
+                "background": background,
+                "thread": threading.current_thread(),
+            }
         )
         self.entered.set()
         if self.gate is not None:
@@ -325,7 +325,8 @@ def test_a_map_being_computed_is_not_computed_again(quick_png, monkeypatch, trai
     e = explorer(trained_model, small_set, methods=["saliency", "held"])
     e.method.value = "held"
     assert held.entered.wait(TIMEOUT)
-    spy = e._lock = _SpyLock(e._lock)
+    spy = _SpyLock(e._lock)
+    monkeypatch.setattr(e, "_lock", spy)
     e.opacity.value = 0.3  # same map, only the overlay changes
     spy.waiting.wait(2.0)  # the second refresh is about to compute (not reached if it finds the map)
     gate.set()
@@ -377,7 +378,7 @@ def test_all_methods_leave_the_model_and_the_dataset_alone(quick_png, trained_mo
     params, modes_before = snapshot(model), modes(model)
     dataset = [(x.clone(), y) for x, y in small_set[:6]]
     originals = [x.clone() for x, _ in dataset]
-    e = explorer(model, dataset, background=torch.stack(originals[:4]))
+    e = explorer(model, dataset, background=torch.stack(originals[:4]))  # type: ignore[arg-type]
     for method in ["SmoothGrad", "Integrated Gradients", "LIME", "SHAP"]:
         e.method.value = method
         e.wait()
@@ -385,7 +386,7 @@ def test_all_methods_leave_the_model_and_the_dataset_alone(quick_png, trained_mo
     e.index.value = 2
     e.wait()
     assert_model_untouched(model, params, modes_before)
-    assert all(torch.equal(x, original) for (x, _), original in zip(dataset, originals))
+    assert all(torch.equal(x, original) for (x, _), original in zip(dataset, originals, strict=True))
 
 
 def dropout_classifier(setting: str) -> nn.Module:
@@ -495,8 +496,8 @@ def test_drawing_while_a_slow_method_runs_uses_the_eval_snapshot_in_both_threads
 
 
 def test_rejects_a_model_that_is_not_a_module(small_set):
-    with pytest.raises(TypeError, match="nn.Module"):
-        explorer(lambda x: x, small_set)
+    with pytest.raises(TypeError, match=r"nn\.Module"):
+        explorer(lambda x: x, small_set)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
