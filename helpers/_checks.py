@@ -160,7 +160,10 @@ def target_indices(target: Target, n: int, name: str = "target") -> torch.Tensor
     if isinstance(target, torch.Tensor):
         indices = target.detach().cpu()
     elif isinstance(target, (Sequence, np.ndarray)) and not isinstance(target, (str, bytes)):
-        indices = torch.as_tensor(np.asarray(target))
+        array = np.asarray(target)
+        if array.dtype == object:  # a number too large for any integer type, or a mix of types
+            raise ValueError(f"{name} must hold class indices, one per input; got {target!r}.")
+        indices = torch.as_tensor(array)
     else:
         raise TypeError(f"{name} must be None, an int, or a sequence/1-D tensor of ints, got {type(target).__name__}.")
     if indices.dim() == 0:

@@ -83,6 +83,13 @@ def call_model(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return check_logits(logits, x.shape[0])
 
 
+def batched_logits(model: nn.Module, x: torch.Tensor, batch_size: int = BATCH_SIZE) -> torch.Tensor:
+    """``model``'s logits ``(N, classes)`` for ``x`` ``(N, ...)``, ``batch_size`` inputs per pass, without
+    gradients, in eval mode (each submodule's mode restored)."""
+    with evaluation_mode(model), torch.no_grad():
+        return torch.cat([call_model(model, x[start : start + batch_size]) for start in range(0, len(x), batch_size)])
+
+
 def scores_from_logits(logits: torch.Tensor, score: Score) -> torch.Tensor:
     """``logits`` ``(N, classes)`` unchanged for ``"logit"``, their softmax for ``"probability"``."""
     return logits.softmax(dim=1) if score == "probability" else logits

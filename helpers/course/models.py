@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from helpers._checks import check_int, check_model, check_real
 from helpers._random import forked_global_rng
-from helpers._running import BATCH_SIZE, call_model, evaluation_mode
+from helpers._running import BATCH_SIZE, batched_logits
 from helpers.course.data import DATA_DIR, mnist
 
 PRETRAINED_PATH: Path = DATA_DIR / "simple_cnn_mnist.pt"
@@ -189,13 +189,6 @@ def train(
     return history
 
 
-def _predicted_classes(model: nn.Module, images: torch.Tensor, batch_size: int) -> torch.Tensor:
-    with evaluation_mode(model), torch.no_grad():
-        return torch.cat(
-            [call_model(model, images[i : i + batch_size]).argmax(dim=1) for i in range(0, len(images), batch_size)]
-        )
-
-
 def predict(model: nn.Module, dataset: Dataset, *, batch_size: int = BATCH_SIZE) -> torch.Tensor:
     """The class ``model`` predicts for every item of ``dataset``, ``(N,)``, in eval mode (restored).
 
@@ -214,7 +207,7 @@ def predict(model: nn.Module, dataset: Dataset, *, batch_size: int = BATCH_SIZE)
     _check_dataset(dataset)
     batch_size = check_int(batch_size, "batch_size")
     images, _ = _as_tensors(dataset, batch_size)
-    return _predicted_classes(model, images, batch_size)
+    return batched_logits(model, images, batch_size).argmax(dim=1)
 
 
 def accuracy(model: nn.Module, dataset: Dataset, *, batch_size: int = BATCH_SIZE) -> float:
@@ -234,7 +227,7 @@ def accuracy(model: nn.Module, dataset: Dataset, *, batch_size: int = BATCH_SIZE
     _check_dataset(dataset)
     batch_size = check_int(batch_size, "batch_size")
     images, labels = _as_tensors(dataset, batch_size)
-    return (_predicted_classes(model, images, batch_size) == labels).float().mean().item()
+    return (batched_logits(model, images, batch_size).argmax(dim=1) == labels).float().mean().item()
 
 
 def load_pretrained(path: str | Path = PRETRAINED_PATH) -> SimpleCNN:

@@ -26,7 +26,7 @@ from helpers._checks import (
     check_score,
     resolve_target,
 )
-from helpers._running import BATCH_SIZE, call_model, evaluation_mode, scores_from_logits
+from helpers._running import BATCH_SIZE, batched_logits, call_model, evaluation_mode, scores_from_logits
 
 
 @dataclass
@@ -223,9 +223,8 @@ def perturbation_curve(
     rows = torch.arange(n, device=x.device).repeat_interleave(steps + 1)  # image of each perturbed input
     columns = torch.arange(steps + 1, device=x.device).repeat(n)  # its step
     scores = []
+    classes = resolve_target(target, batched_logits(model, x, batch_size))
     with evaluation_mode(model), torch.no_grad():
-        logits = torch.cat([call_model(model, x[start : start + batch_size]) for start in range(0, n, batch_size)])
-        classes = resolve_target(target, logits)
         for start in range(0, n * (steps + 1), batch_size):
             image, step = rows[start : start + batch_size], columns[start : start + batch_size]
             changed = rank[image] < cut[step][:, None]  # (chunk, D): pixels changed so far

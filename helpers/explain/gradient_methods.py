@@ -17,16 +17,17 @@ import torch
 from torch import nn
 
 from helpers._checks import Target, check_batch, check_int, check_model, check_real, resolve_target
-from helpers._running import BATCH_SIZE, call_model, evaluation_mode
+from helpers._running import BATCH_SIZE, batched_logits
 from helpers.explain._gradient import Reduce, apply_reduce, check_reduce, logits_and_input_gradient
 
 
-def _classes_of(model: nn.Module, x: torch.Tensor, target: Target) -> tuple[torch.Tensor, torch.Tensor]:
+def _classes_of(
+    model: nn.Module, x: torch.Tensor, target: Target, batch_size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits ``(N, classes)`` of the clean batch and the target classes ``(N,)``."""
     check_model(model)
     check_batch(x, "x")
-    with evaluation_mode(model), torch.no_grad():
-        logits = call_model(model, x.detach())
+    logits = batched_logits(model, x.detach(), batch_size)
     return logits, resolve_target(target, logits)
 
 
@@ -104,7 +105,7 @@ def smoothgrad(
     batch_size = check_int(batch_size, "batch_size")
     noise = check_real(noise, "noise", minimum=0.0)
     seed = check_int(seed, "seed", minimum=0)
-    _, classes = _classes_of(model, x, target)
+    _, classes = _classes_of(model, x, target, batch_size)
     clean = x.detach()
     flat = clean.flatten(1)
     if value_range is None:
@@ -220,7 +221,7 @@ def integrated_gradients(
     """
     steps = check_int(steps, "steps")
     batch_size = check_int(batch_size, "batch_size")
-    logits, classes = _classes_of(model, x, target)
+    logits, classes = _classes_of(model, x, target, batch_size)
     clean = x.detach()
     if baseline is None:
         reference = torch.zeros_like(clean)
@@ -247,8 +248,7 @@ def integrated_gradients(
     attributions = difference * summed / steps
     if not return_delta:
         return attributions
-    with evaluation_mode(model), torch.no_grad():
-        reference_logits = call_model(model, reference)
+    reference_logits = batched_logits(model, reference, batch_size)
     rows = torch.arange(len(classes), device=classes.device)
     change = logits[rows, classes] - reference_logits[rows, classes]
     delta = (attributions.flatten(1).sum(dim=1) - change).abs()

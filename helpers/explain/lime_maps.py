@@ -28,7 +28,7 @@ from helpers._checks import (
     check_unit_range,
     resolve_target,
 )
-from helpers._running import BATCH_SIZE, call_model, evaluation_mode
+from helpers._running import BATCH_SIZE, batched_logits
 from helpers.explain.adapters import numpy_predictor
 from helpers.explain.segmentation import GridSegmentation, paint_segments
 
@@ -171,8 +171,7 @@ def lime_map(
     else:
         check_unit_range(x, "x", "LIME hides a superpixel by setting it to 0, black on that scale")
         patch = check_int(patch, "patch")
-    with evaluation_mode(model), torch.no_grad():
-        classes = resolve_target(target, call_model(model, x.detach())).tolist()
+    classes = resolve_target(target, batched_logits(model, x.detach(), batch_size)).tolist()
     predict = numpy_predictor(
         model, score=score, image_shape=None if table else tuple(x.shape[1:]), batch_size=batch_size
     )

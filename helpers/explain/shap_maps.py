@@ -33,7 +33,7 @@ from helpers._checks import (
     resolve_target,
 )
 from helpers._random import cuda_devices, forked_global_rng
-from helpers._running import BATCH_SIZE, call_model, evaluation_mode
+from helpers._running import BATCH_SIZE, batched_logits
 from helpers.explain.adapters import numpy_predictor
 from helpers.explain.segmentation import grid_segments, mask_segments, paint_segments
 
@@ -127,8 +127,7 @@ def shap_map(
         check_unit_range(x, "x", "Kernel SHAP hides a superpixel by setting it to fill (0 is black on that scale)")
         if not 0.0 <= fill <= 1.0:
             raise ValueError(f"fill must lie in [0, 1] like the images (0 is black), got {fill!r}.")
-    with evaluation_mode(model), torch.no_grad():
-        logits = call_model(model, x.detach())
+    logits = batched_logits(model, x.detach(), batch_size)
     classes = resolve_target(target, logits)
     explained = copy.deepcopy(model).eval()
     inputs = x.detach()
