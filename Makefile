@@ -23,13 +23,13 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/ $(ROOT_FLAG)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest tests notebooks $(NBVAL)
+	HELPERS_PINS=error $(BIN)/python -m pytest tests notebooks $(NBVAL)
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests
+	HELPERS_PINS=error $(BIN)/python -m pytest tests
 
 notebooks: $(STAMP)
-	$(BIN)/python -m pytest notebooks $(NBVAL)
+	HELPERS_PINS=error $(BIN)/python -m pytest notebooks $(NBVAL)
 
 # Re-run every notebook and store clean outputs (after changing a notebook or helpers).
 execute: $(STAMP)
