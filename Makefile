@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: install lab test unit notebooks execute html weights bench
+.PHONY: install lab test unit notebooks nox execute html weights bench
 
 # Re-install only when pyproject.toml changes; `rm -r .venv` starts afresh.
 $(STAMP): pyproject.toml
@@ -30,6 +30,10 @@ unit: $(STAMP)
 
 notebooks: $(STAMP)
 	HELPERS_PINS=error $(BIN)/python -m pytest notebooks $(NBVAL)
+
+# nox sessions (noxfile.py): `make nox` = tests on 3.11; make nox ARGS="-s newest" or ARGS="-s tests" (3.11-3.13).
+nox: $(STAMP)
+	$(BIN)/python -m nox $(ARGS)
 
 # Re-run every notebook and store clean outputs (after changing a notebook or helpers).
 execute: $(STAMP)
