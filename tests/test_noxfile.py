@@ -1,4 +1,4 @@
-"""noxfile.py: the `newest` session's ranges, and its agreement with the Makefile and environment.yml."""
+"""noxfile.py: the `newest` session's ranges, and its agreement with the Makefile, environment.yml and CI."""
 
 import importlib.util
 import os
@@ -65,3 +65,8 @@ def test_make_test_unit_and_notebooks_fail_on_differences_from_the_pins():
         recipe = re.search(rf"^{target}: .*\n\t(.*)", makefile, re.MULTILINE).group(1)
         assert recipe.startswith("HELPERS_PINS=error "), target
 
+
+def test_ci_runs_newest_after_make_test():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "nox -s newest" in ci
+    assert ci.rindex("make test") < ci.index("nox -s newest")
