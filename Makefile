@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: install lab lint test unit notebooks execute html weights bench
+.PHONY: install lab lint test unit notebooks nox execute html weights bench
 
 # Re-install only when pyproject.toml changes; `rm -r .venv` starts afresh.
 $(STAMP): pyproject.toml
@@ -26,20 +26,24 @@ lab: $(STAMP)
 
 # Lint and types: ruff's rules and mypy's settings are in pyproject.toml.
 lint: $(STAMP)
-	$(BIN)/ruff check helpers tests scripts benchmarks conftest.py
-	$(BIN)/ruff format --check helpers tests scripts benchmarks conftest.py
+	$(BIN)/ruff check helpers tests scripts benchmarks conftest.py noxfile.py
+	$(BIN)/ruff format --check helpers tests scripts benchmarks conftest.py noxfile.py
 	$(BIN)/mypy
 
 # --doctest-modules runs the Examples:: of every module under helpers/ (see conftest.py);
 # it finds no doctests in tests/ and leaves nbval's notebooks alone.
 test: lint
-	$(BIN)/python -m pytest tests notebooks $(NBVAL) helpers --doctest-modules
+	HELPERS_PINS=error $(BIN)/python -m pytest tests notebooks $(NBVAL) helpers --doctest-modules
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests helpers --doctest-modules
+	HELPERS_PINS=error $(BIN)/python -m pytest tests helpers --doctest-modules
 
 notebooks: $(STAMP)
-	$(BIN)/python -m pytest notebooks $(NBVAL)
+	HELPERS_PINS=error $(BIN)/python -m pytest notebooks $(NBVAL)
+
+# nox sessions (noxfile.py): `make nox` = tests on 3.11; make nox ARGS="-s newest" or ARGS="-s tests" (3.11-3.13).
+nox: $(STAMP)
+	$(BIN)/python -m nox $(ARGS)
 
 # Re-run every notebook and store clean outputs (after changing a notebook or helpers).
 execute: $(STAMP)
