@@ -76,7 +76,7 @@ def numpy_predictor(
 ) -> Callable[[np.ndarray], np.ndarray]:
     """A function ``f(batch) -> (n, classes)`` float64 array, for LIME's ``classifier_fn`` or SHAP.
 
-    Derived in notebook 04, section "LIME with the lime package". The batch may come in any
+    Derived in notebook 04, section "LIME from scratch". The batch may come in any
     layout :func:`to_model_input` accepts. The model runs under ``torch.no_grad()`` in eval mode
     (each submodule's mode restored), ``batch_size`` inputs at a time (LIME's own default of 10
     is slow). ``score`` is ``"logit"`` or ``"probability"`` (softmax, LIME's own convention).
