@@ -3,8 +3,10 @@
 - :mod:`~helpers.evaluate.similarity`: rank correlation, top-k overlap and SSIM between maps.
 - :mod:`~helpers.evaluate.metrics`: cost (passes counted), deletion and insertion curves.
 - :mod:`~helpers.evaluate.randomization`: randomised model copies for sanity checks.
+- :mod:`~helpers.evaluate.ground_truth`: maps against a known answer (relevance mass and rank, pointing game).
 """
 
+from helpers.evaluate.ground_truth import pointing_game, relevance_mass, relevance_rank
 from helpers.evaluate.metrics import (
     ORDERS,
     Order,
@@ -34,7 +36,10 @@ __all__ = [
     "normalize_maps",
     "parameterized_layers",
     "perturbation_curve",
+    "pointing_game",
     "randomize_layers",
+    "relevance_mass",
+    "relevance_rank",
     "spearman",
     "ssim",
     "top_k_overlap",
