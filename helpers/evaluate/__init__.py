@@ -4,8 +4,10 @@
 - :mod:`~helpers.evaluate.metrics`: cost (passes counted), deletion and insertion curves.
 - :mod:`~helpers.evaluate.randomization`: randomised model copies for sanity checks.
 - :mod:`~helpers.evaluate.ground_truth`: maps against a known answer (relevance mass and rank, pointing game).
+- :mod:`~helpers.evaluate.controls`: control maps that use no model (noise, the input, its edges).
 """
 
+from helpers.evaluate.controls import CONTROL_KINDS, control_map
 from helpers.evaluate.ground_truth import pointing_game, relevance_mass, relevance_rank
 from helpers.evaluate.metrics import (
     ORDERS,
@@ -25,11 +27,13 @@ from helpers.evaluate.randomization import (
 from helpers.evaluate.similarity import normalize_maps, spearman, ssim, top_k_overlap
 
 __all__ = [
+    "CONTROL_KINDS",
     "ORDERS",
     "Order",
     "PassCount",
     "blurred",
     "cascading_randomization",
+    "control_map",
     "count_passes",
     "independent_randomization",
     "median_and_spread",
