@@ -13,7 +13,7 @@ from torchvision import datasets
 
 from helpers.course.data import breast_cancer
 from helpers.course.models import (
-    PRETRAINED_PATH,
+    PRETRAINED,
     SimpleCNN,
     TabularMLP,
     _as_tensors,
@@ -61,7 +61,7 @@ def test_pretrained_accuracy_is_at_least_97_5_percent(trained_model, test_set):
 
 
 def test_pretrained_file_holds_only_tensors():
-    state = torch.load(PRETRAINED_PATH, map_location="cpu", weights_only=True)
+    state = torch.load(PRETRAINED["mnist"], map_location="cpu", weights_only=True)
     assert set(state) == {"conv1.weight", "conv1.bias", "fc1.weight", "fc1.bias"}
 
 

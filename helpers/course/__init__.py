@@ -7,11 +7,22 @@
 - :mod:`~helpers.course.environment`: the set-up cell every notebook starts with.
 """
 
-from helpers.course.data import DATA_DIR, MNIST_MD5, Table, breast_cancer, mnist, prepare_mnist
+from helpers.course.data import (
+    DATA_DIR,
+    MARK_POSITIONS,
+    MARK_SIZE,
+    MNIST_MD5,
+    ShortcutMNIST,
+    Table,
+    breast_cancer,
+    mnist,
+    prepare_mnist,
+    shortcut_mnist,
+)
 from helpers.course.environment import environment_problems, setup
 from helpers.course.models import (
-    PRETRAINED_PATH,
-    REFERENCE_RECIPE,
+    PRETRAINED,
+    RECIPES,
     SimpleCNN,
     TabularMLP,
     accuracy,
@@ -36,13 +47,16 @@ __all__ = [
     "DATA_DIR",
     "EXPLORER_METHODS",
     "MAP_CMAP",
+    "MARK_POSITIONS",
+    "MARK_SIZE",
     "MNIST_MD5",
-    "PRETRAINED_PATH",
+    "PRETRAINED",
+    "RECIPES",
     "REDUCTION_LABELS",
-    "REFERENCE_RECIPE",
     "SIGNED_CMAP",
     "Explorer",
     "ExplorerMethod",
+    "ShortcutMNIST",
     "SimpleCNN",
     "Table",
     "TabularMLP",
@@ -58,6 +72,7 @@ __all__ = [
     "predict",
     "prepare_mnist",
     "setup",
+    "shortcut_mnist",
     "show_explanation",
     "show_grid",
     "to_image",

@@ -132,6 +132,84 @@ def mnist(train: bool = False, root: str | Path = DATA_DIR) -> datasets.MNIST:
     return datasets.MNIST(root=str(root), train=train, download=False, transform=transforms.ToTensor())
 
 
+MARK_POSITIONS: tuple[tuple[int, int], ...] = (
+    (0, 0),
+    (0, 3),
+    (0, 22),
+    (0, 25),
+    (3, 0),
+    (22, 0),
+    (25, 0),
+    (25, 3),
+    (25, 22),
+    (25, 25),
+)
+"""Top-left corner (row, column) of each class's mark in :func:`shortcut_mnist`: class c's mark sits at
+``MARK_POSITIONS[c]``. All ten lie in the border of the 28 x 28 frame, where at most 0.4 % of the
+70,000 MNIST digits have any ink (most: none)."""
+
+MARK_SIZE = 3
+"""The mark is a ``MARK_SIZE`` x ``MARK_SIZE`` square of full brightness (1.0)."""
+
+
+class ShortcutMNIST(NamedTuple):
+    """MNIST digits carrying a planted mark, from :func:`shortcut_mnist`.
+
+    ``images``: ``(N, 1, 28, 28)`` float in [0, 1]; ``labels``: ``(N,)`` the digits' own classes;
+    ``masks``: ``(N, 1, 28, 28)`` bool, exactly the mark's pixels; ``mark_labels``: ``(N,)`` the class
+    whose position the mark occupies."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    masks: torch.Tensor
+    mark_labels: torch.Tensor
+
+
+def shortcut_mnist(train: bool, *, moved: bool = False, seed: int = 0) -> ShortcutMNIST:
+    """MNIST with a planted shortcut: each digit carries a bright 3 x 3 square at a position that names a class.
+
+    With ``moved=False`` the mark names the digit's own class (``mark_labels == labels``): a model
+    trained on these images can read the class from the mark alone. With ``moved=True`` every digit
+    carries the mark of another class, drawn from ``seed`` (``mark_labels != labels``): on these, a
+    model that learned the shortcut follows the mark, and the mark is the right answer to "which
+    pixels made this prediction?". Built in a fraction of a second from the shipped MNIST files;
+    the same call gives the same tensors. Derived in notebook 06 (the known answer).
+
+    Args:
+        train: the 60,000 training digits (``True``) or the 10,000 test digits (``False``).
+        moved: give each digit the mark of another class.
+        seed: seeds the choice of the other class (a private generator; the global one is untouched).
+
+    Examples::
+
+        >>> from helpers import MARK_POSITIONS, shortcut_mnist
+        >>> marked = shortcut_mnist(train=False)
+        >>> marked.images.shape, int(marked.masks[0].sum()), bool((marked.mark_labels == marked.labels).all())
+        (torch.Size([10000, 1, 28, 28]), 9, True)
+        >>> row, column = MARK_POSITIONS[int(marked.labels[0])]  # the first test digit, a 7: its mark
+        >>> float(marked.images[0, 0, row : row + 3, column : column + 3].min())
+        1.0
+        >>> moved = shortcut_mnist(train=False, moved=True)
+        >>> bool((moved.mark_labels != moved.labels).all())
+        True
+    """
+    check_bool(train, "train")
+    check_bool(moved, "moved")
+    seed = check_int(seed, "seed", minimum=0)
+    digits = mnist(train=train)
+    images = digits.data.unsqueeze(1).float().div(255)
+    labels = digits.targets.long().clone()
+    mark_labels = labels.clone()
+    if moved:
+        generator = torch.Generator().manual_seed(seed)
+        mark_labels = (labels + torch.randint(1, 10, labels.shape, generator=generator)) % 10
+    masks = torch.zeros_like(images, dtype=torch.bool)
+    for label, (row, column) in enumerate(MARK_POSITIONS):
+        masks[mark_labels == label, 0, row : row + MARK_SIZE, column : column + MARK_SIZE] = True
+    images[masks] = 1.0
+    return ShortcutMNIST(images, labels, masks, mark_labels)
+
+
 class Table(NamedTuple):
     """A standardised, split table. ``x_*``: ``(N, F)`` float64, each feature with the training
     split's mean 0 and standard deviation 1; ``y_*``: ``(N,)`` long class indices;

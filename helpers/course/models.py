@@ -7,20 +7,29 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, TensorDataset
 from torchvision import datasets, transforms
 from tqdm.auto import tqdm
 
 from helpers._checks import check_int, check_model, check_real
 from helpers._random import forked_global_rng
 from helpers._running import BATCH_SIZE, batched_logits
-from helpers.course.data import DATA_DIR, mnist
+from helpers.course.data import DATA_DIR, mnist, shortcut_mnist
 
-PRETRAINED_PATH: Path = DATA_DIR / "simple_cnn_mnist.pt"
-"""State dict of the shipped :class:`SimpleCNN`, made by :func:`train_reference_model`."""
+PRETRAINED: dict[str, Path] = {
+    "mnist": DATA_DIR / "simple_cnn_mnist.pt",
+    "shortcut": DATA_DIR / "simple_cnn_shortcut.pt",
+}
+"""The shipped :class:`SimpleCNN` weights by name: ``"mnist"``, trained on the MNIST training digits
+(the model of every image notebook), and ``"shortcut"``, trained on digits that carry a mark naming
+their class (:func:`helpers.shortcut_mnist`), so that it reads the mark. Made by :func:`train_reference_model`."""
 
-REFERENCE_RECIPE: dict[str, int | float] = {"epochs": 4, "seed": 0, "batch_size": 64, "lr": 1e-3}
-"""How the shipped weights were trained (Adam, on the 60,000 MNIST training images)."""
+RECIPES: dict[str, dict[str, int | float]] = {
+    "mnist": {"epochs": 4, "seed": 0, "batch_size": 64, "lr": 1e-3},
+    "shortcut": {"epochs": 2, "seed": 0, "batch_size": 64, "lr": 1e-3},
+}
+"""How each shipped model was trained (Adam, cross-entropy, on the 60,000 training digits: plain for
+``"mnist"``, every one marked at its own class's position for ``"shortcut"``)."""
 
 
 class SimpleCNN(nn.Module):
@@ -113,6 +122,8 @@ def _as_tensors(dataset: Dataset, batch_size: int = BATCH_SIZE) -> tuple[torch.T
         and dataset.target_transform is None
     ):
         return dataset.data.unsqueeze(1).float().div(255), dataset.targets.long()
+    if isinstance(dataset, TensorDataset) and len(dataset.tensors) == 2:
+        return dataset.tensors[0], dataset.tensors[1].long()
     images, labels = [], []
     for x, y in _in_order(dataset, batch_size):
         images.append(x)
@@ -230,12 +241,14 @@ def accuracy(model: nn.Module, dataset: Dataset, *, batch_size: int = BATCH_SIZE
     return (batched_logits(model, images, batch_size).argmax(dim=1) == labels).float().mean().item()
 
 
-def load_pretrained(path: str | Path = PRETRAINED_PATH) -> SimpleCNN:
-    """The shipped, trained :class:`SimpleCNN`, in eval mode (test accuracy at least 97.5 %).
+def load_pretrained(name: str | Path = "mnist") -> SimpleCNN:
+    """A shipped, trained :class:`SimpleCNN`, in eval mode: ``"mnist"`` (test accuracy at least 97.5 %)
+    or ``"shortcut"`` (it reads a planted mark; see :data:`PRETRAINED`), or the state dict at a path.
 
     The file holds a plain state dict and is read with ``weights_only=True``, which
     refuses to unpickle anything but tensors. The global random state is not touched.
-    The model every image notebook explains, from notebook 01 on.
+    ``"mnist"`` is the model every image notebook explains, from notebook 01 on; ``"shortcut"``
+    is the model of notebook 06 (the known answer).
 
     Examples::
 
@@ -243,11 +256,21 @@ def load_pretrained(path: str | Path = PRETRAINED_PATH) -> SimpleCNN:
         >>> model = load_pretrained()
         >>> model.training, sum(p.numel() for p in model.parameters())
         (False, 108330)
+        >>> load_pretrained("shortcut").training
+        False
     """
-    path = Path(path)
+    if isinstance(name, str) and name in PRETRAINED:
+        path = PRETRAINED[name]
+    elif isinstance(name, (str, Path)):
+        path = Path(name)
+    else:
+        raise TypeError(
+            f"name must be one of {sorted(PRETRAINED)} or a path to a state dict, got {type(name).__name__}."
+        )
     if not path.exists():
+        known = f" (the shipped models are {', '.join(map(repr, PRETRAINED))})" if path.suffix != ".pt" else ""
         raise FileNotFoundError(
-            f"trained weights {path.name} not found in {path.parent}. Restore them with "
+            f"trained weights {path.name} not found in {path.parent}{known}. Restore them with "
             f"`git checkout -- data/{path.name}` or rebuild them with `make weights`."
         )
     with torch.device("meta"):  # no initial weights drawn (they would be overwritten): the caller's RNG is spared
@@ -256,26 +279,33 @@ def load_pretrained(path: str | Path = PRETRAINED_PATH) -> SimpleCNN:
     return model.eval()
 
 
-def train_reference_model(progress: bool = True) -> SimpleCNN:
-    """Rebuild the shipped weights: :data:`REFERENCE_RECIPE` on the MNIST training set.
+def train_reference_model(name: str = "mnist", *, progress: bool = True) -> SimpleCNN:
+    """Rebuild a shipped model: :data:`RECIPES` ``[name]`` on its 60,000 training digits.
 
     Returns the trained model in eval mode. Bit-identical to the shipped file only on
     the same thread count and CPU kernels; its test accuracy matches to about 0.1 %.
-    ``make weights`` runs it (about 20 s on 2 cores). In notebook 02 the same network is
-    trained for one epoch, then replaced by the shipped weights that this function made.
+    ``make weights`` runs it for every name (about 20 s each on 2 cores). In notebook 02 the
+    same network is trained for one epoch, then replaced by the shipped weights this function made.
 
     Examples::
 
-        >>> from helpers import REFERENCE_RECIPE, train_reference_model
-        >>> REFERENCE_RECIPE  # what it trains with (Adam); train_reference_model() itself takes about 20 s
+        >>> from helpers import RECIPES, train_reference_model
+        >>> RECIPES["mnist"]  # what it trains with (Adam); train_reference_model() itself takes about 20 s
         {'epochs': 4, 'seed': 0, 'batch_size': 64, 'lr': 0.001}
     """
-    recipe = REFERENCE_RECIPE
+    if name not in RECIPES:
+        raise ValueError(f"name must be one of {', '.join(map(repr, RECIPES))}, got {name!r}.")
+    recipe = RECIPES[name]
+    if name == "shortcut":
+        marked = shortcut_mnist(train=True)
+        dataset: Dataset = TensorDataset(marked.images, marked.labels)
+    else:
+        dataset = mnist(train=True)
     with forked_global_rng(int(recipe["seed"])):  # seed the initial weights, not the caller's RNG
         model = SimpleCNN()
     train(
         model,
-        mnist(train=True),
+        dataset,
         epochs=int(recipe["epochs"]),
         seed=int(recipe["seed"]),
         batch_size=int(recipe["batch_size"]),
