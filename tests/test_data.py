@@ -14,10 +14,21 @@ from sklearn.datasets import load_breast_cancer
 from torchvision import datasets, transforms
 
 from helpers.course import data
-from helpers.course.data import DATA_DIR, MNIST_MD5, Table, breast_cancer, mnist, prepare_mnist
+from helpers.course.data import (
+    DATA_DIR,
+    MARK_POSITIONS,
+    MARK_SIZE,
+    MNIST_MD5,
+    ShortcutMNIST,
+    Table,
+    breast_cancer,
+    mnist,
+    prepare_mnist,
+    shortcut_mnist,
+)
 
 from bad_arguments import int_error, real_error
-from side_effects import numpy_states_equal
+from side_effects import global_rngs_untouched, numpy_states_equal
 
 
 @pytest.fixture
@@ -134,6 +145,135 @@ def test_a_folder_is_hashed_once_per_process_then_again_when_a_file_changes(test
 def test_train_must_be_a_bool():
     with pytest.raises(TypeError, match="train must be True or False"):
         mnist(train="yes")  # type: ignore[arg-type]
+
+
+# --- shortcut_mnist: digits carrying a planted mark whose position names a class ---------------
+
+
+@pytest.fixture(scope="module")
+def marked():
+    return shortcut_mnist(train=False)
+
+
+@pytest.fixture(scope="module")
+def moved():
+    return shortcut_mnist(train=False, moved=True)
+
+
+def _mark_windows() -> torch.Tensor:
+    """``(10, 28, 28)`` bool: class c's mark, the MARK_SIZE x MARK_SIZE square at MARK_POSITIONS[c]."""
+    windows = torch.zeros(10, 28, 28, dtype=torch.bool)
+    for label, (row, column) in enumerate(MARK_POSITIONS):
+        windows[label, row : row + MARK_SIZE, column : column + MARK_SIZE] = True
+    return windows
+
+
+def _assert_mnist_with_marks(digits: ShortcutMNIST, plain: datasets.MNIST) -> None:
+    """Shapes and dtypes; each digit's mask is its mark class's window; the image is 1.0 there and the
+    plain MNIST image (uint8 / 255) everywhere else; the labels are MNIST's."""
+    n = len(plain)
+    assert isinstance(digits, ShortcutMNIST)
+    assert digits.images.shape == (n, 1, 28, 28) and digits.images.dtype == torch.float32
+    assert digits.masks.shape == (n, 1, 28, 28) and digits.masks.dtype == torch.bool
+    assert digits.labels.shape == (n,) and digits.labels.dtype == torch.long
+    assert digits.mark_labels.shape == (n,) and digits.mark_labels.dtype == torch.long
+    assert torch.equal(digits.labels, plain.targets.long())
+    assert ((digits.mark_labels >= 0) & (digits.mark_labels < 10)).all()
+    # each mask is its mark class's window, so MARK_SIZE ** 2 pixels (each window's count is tested below)
+    assert torch.equal(digits.masks[:, 0], _mark_windows()[digits.mark_labels])
+    # so the images lie in [0, 1]
+    unmarked = plain.data.unsqueeze(1).float() / 255
+    assert torch.equal(digits.images, torch.where(digits.masks, 1.0, unmarked))
+
+
+def test_shortcut_mnist_test_digits_carry_their_own_classs_mark(marked, test_set):
+    _assert_mnist_with_marks(marked, test_set)
+    assert torch.equal(marked.mark_labels, marked.labels)
+    assert (marked.masks.sum(dim=(1, 2, 3)) == MARK_SIZE**2).all()
+    assert marked.images.min() == 0.0 and marked.images.max() == 1.0
+    # off the mark, exactly what helpers.mnist gives item by item (PIL, then ToTensor)
+    items = torch.stack([test_set[i][0] for i in range(100)])
+    assert torch.equal(marked.images[:100], torch.where(marked.masks[:100], 1.0, items))
+    row, column = MARK_POSITIONS[7]  # the first test digit is a 7
+    assert torch.equal(marked.images[0, 0, row : row + MARK_SIZE, column : column + MARK_SIZE], torch.ones(3, 3))
+
+
+def test_shortcut_mnist_training_digits_carry_their_own_classs_mark():
+    _assert_mnist_with_marks(training := shortcut_mnist(train=True), mnist(train=True))
+    assert torch.equal(training.mark_labels, training.labels)
+
+
+def test_moved_marks_name_another_class(moved, test_set):
+    _assert_mnist_with_marks(moved, test_set)
+    assert (moved.mark_labels != moved.labels).all()
+    pairs = torch.bincount(moved.labels * 10 + moved.mark_labels, minlength=100).reshape(10, 10)
+    assert (pairs.diagonal() == 0).all() and (pairs + torch.eye(10, dtype=torch.long) > 0).all()  # every other class
+
+
+def test_moved_marks_are_drawn_uniformly_from_the_other_nine_classes(moved):
+    offsets = torch.bincount((moved.mark_labels - moved.labels) % 10, minlength=10)
+    assert offsets[0] == 0
+    # 10,000 draws from 9 offsets: 1,111 each, standard deviation 31; 150 is about five of them
+    assert ((offsets[1:] - 10_000 / 9).abs() < 150).all(), offsets.tolist()
+
+
+def test_moved_marks_are_the_seeds(moved):
+    again = shortcut_mnist(train=False, moved=True, seed=0)
+    for a, b in zip(moved, again, strict=True):
+        assert torch.equal(a, b)
+    other = shortcut_mnist(train=False, moved=True, seed=1)
+    assert torch.equal(other.labels, moved.labels)
+    same = (other.mark_labels == moved.mark_labels).float().mean().item()
+    assert 0.08 < same < 0.15, f"seed 1 gave {same:.1%} of the digits seed 0's mark (expected 1/9)"
+
+
+def test_the_seed_only_moves_marks(marked):
+    again = shortcut_mnist(train=False, seed=5)
+    for a, b in zip(marked, again, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_mark_positions_are_ten_separate_border_windows():
+    assert MARK_SIZE == 3 and len(MARK_POSITIONS) == 10
+    windows = _mark_windows()
+    assert (windows.sum(dim=(1, 2)) == MARK_SIZE**2).all(), "a window runs off the 28 x 28 frame"
+    assert windows.sum(dim=0).max() == 1, "two marks overlap"
+    rows, columns = torch.meshgrid(torch.arange(28), torch.arange(28), indexing="ij")
+    border = torch.minimum(torch.minimum(rows, columns), torch.minimum(27 - rows, 27 - columns)) < 3
+    assert not (windows & ~border).any(), "a mark reaches more than 3 pixels in from the edge"
+
+
+def test_mark_windows_hold_ink_in_at_most_half_a_percent_of_the_digits(test_set):
+    """The claim in MARK_POSITIONS' docstring, over all 70,000 digits: a mark covers (almost) only background."""
+    digits = torch.cat([mnist(train=True).data, test_set.data])
+    assert len(digits) == 70_000
+    inked = torch.stack(
+        [
+            digits[:, row : row + MARK_SIZE, column : column + MARK_SIZE].flatten(1).any(dim=1)
+            for row, column in MARK_POSITIONS
+        ]
+    )
+    shares = inked.float().mean(dim=1)
+    assert (shares <= 0.005).all(), {c: f"{s:.2%}" for c, s in enumerate(shares.tolist())}
+
+
+def test_shortcut_mnist_does_not_touch_the_global_rngs():
+    with global_rngs_untouched():
+        shortcut_mnist(train=False, moved=True, seed=3)
+
+
+@pytest.mark.parametrize("name", ["train", "moved"])
+@pytest.mark.parametrize("value", [1, 0, "yes", None])
+def test_shortcut_mnist_rejects_a_non_bool_flag(name, value):
+    kwargs = {"train": False, name: value}
+    with pytest.raises(TypeError, match=f"{name} must be True or False"):
+        shortcut_mnist(**kwargs)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True, "0", None])
+def test_shortcut_mnist_rejects_a_bad_seed(seed):
+    with pytest.raises(int_error(seed), match="seed must be a non-negative int"):
+        shortcut_mnist(train=False, moved=True, seed=seed)
 
 
 # --- breast_cancer: the Wisconsin table shipped inside scikit-learn -----------------------------

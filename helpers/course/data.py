@@ -145,8 +145,9 @@ MARK_POSITIONS: tuple[tuple[int, int], ...] = (
     (25, 25),
 )
 """Top-left corner (row, column) of each class's mark in :func:`shortcut_mnist`: class c's mark sits at
-``MARK_POSITIONS[c]``. All ten lie in the border of the 28 x 28 frame, where at most 0.4 % of the
-70,000 MNIST digits have any ink (most: none)."""
+``MARK_POSITIONS[c]``. The ten windows do not overlap and lie in the border of the 28 x 28 frame,
+within 3 pixels of its edge, where a digit rarely has ink: each window has some in at most 0.5 % of
+the 70,000 MNIST digits (0.44 % for class 7's, at (25, 3); 1.2 % of the digits have ink in any of them)."""
 
 MARK_SIZE = 3
 """The mark is a ``MARK_SIZE`` x ``MARK_SIZE`` square of full brightness (1.0)."""
