@@ -2,6 +2,7 @@
 
 import contextlib
 import copy
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,9 +12,10 @@ from torch import nn
 from torch.utils.data import TensorDataset
 from torchvision import datasets
 
-from helpers.course.data import breast_cancer
+from helpers.course.data import DATA_DIR, breast_cancer, shortcut_mnist
 from helpers.course.models import (
     PRETRAINED,
+    RECIPES,
     SimpleCNN,
     TabularMLP,
     _as_tensors,
@@ -21,9 +23,11 @@ from helpers.course.models import (
     load_pretrained,
     predict,
     train,
+    train_reference_model,
 )
 
 from bad_arguments import int_error
+from side_effects import global_rngs_untouched
 
 
 class SeedCNN(nn.Module):
@@ -190,6 +194,148 @@ def test_predict_reads_mnist_as_one_tensor_and_returns_the_predictions_only(monk
     assert correct == (predicted == small.targets).float().mean().item()
     assert sizes == [384, 384, 232] * 2  # batch_size images per pass, for predict then accuracy
     assert [m.training for m in model.modules()] == before
+
+
+# --- the shipped models by name: "mnist" and "shortcut" -------------------------------------------
+
+
+def test_every_shipped_model_has_a_file_and_a_recipe():
+    assert list(PRETRAINED) == ["mnist", "shortcut"] and list(RECIPES) == list(PRETRAINED)
+    for name, path in PRETRAINED.items():
+        assert path == DATA_DIR / f"simple_cnn_{name}.pt" and path.exists()
+    # as data/README.md describes them
+    assert RECIPES["mnist"] == {"epochs": 4, "seed": 0, "batch_size": 64, "lr": 1e-3}
+    assert RECIPES["shortcut"] == {"epochs": 2, "seed": 0, "batch_size": 64, "lr": 1e-3}
+
+
+def _shipped_state(name):
+    return torch.load(PRETRAINED[name], map_location="cpu", weights_only=True)
+
+
+def _assert_state(model, state):
+    assert isinstance(model, SimpleCNN) and not model.training
+    assert list(model.state_dict()) == list(state)
+    assert all(torch.equal(value, state[key]) for key, value in model.state_dict().items())
+
+
+def test_load_pretrained_by_default_and_by_name_mnist_is_the_mnist_file():
+    state = _shipped_state("mnist")
+    _assert_state(load_pretrained(), state)
+    _assert_state(load_pretrained("mnist"), state)
+
+
+@pytest.mark.parametrize("as_type", [str, Path])
+@pytest.mark.parametrize("name", ["mnist", "shortcut"])
+def test_load_pretrained_from_a_path(name, as_type):
+    _assert_state(load_pretrained(as_type(PRETRAINED[name])), _shipped_state(name))
+
+
+@pytest.fixture(scope="module")
+def shortcut_model():
+    return load_pretrained("shortcut")
+
+
+def test_shortcut_model_is_its_file_in_eval_mode(shortcut_model):
+    state = _shipped_state("shortcut")
+    _assert_state(shortcut_model, state)
+    assert not torch.equal(state["fc1.weight"], _shipped_state("mnist")["fc1.weight"])
+    assert set(state) == {"conv1.weight", "conv1.bias", "fc1.weight", "fc1.bias"}
+
+
+def test_shortcut_model_follows_a_moved_mark(shortcut_model):
+    """The course's promise: on digits carrying another class's mark, it predicts the mark's class."""
+    moved = shortcut_mnist(train=False, moved=True)
+    follows = accuracy(shortcut_model, TensorDataset(moved.images, moved.mark_labels))
+    assert follows >= 0.90, f"the prediction follows the mark on {follows:.2%} of moved-mark test digits"
+
+
+def test_shortcut_model_reads_correctly_marked_digits(shortcut_model):
+    marked = shortcut_mnist(train=False)
+    correct = accuracy(shortcut_model, TensorDataset(marked.images, marked.labels))
+    assert correct >= 0.97, f"{correct:.2%} of correctly marked test digits"
+
+
+def test_an_unknown_name_lists_the_shipped_models(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # "deeper" is read as a path: make sure no such file is here
+    with pytest.raises(FileNotFoundError, match=r"deeper.*the shipped models are 'mnist', 'shortcut'"):
+        load_pretrained("deeper")
+
+
+@pytest.mark.parametrize("name", [None, 0, b"mnist", ["mnist"]])
+def test_load_pretrained_rejects_a_name_that_is_neither_a_str_nor_a_path(name):
+    with pytest.raises(TypeError, match=r"name must be one of \['mnist', 'shortcut'\] or a path"):
+        load_pretrained(name)
+
+
+@pytest.mark.parametrize("name", ["mnist", "shortcut"])
+def test_load_pretrained_does_not_touch_the_global_rngs(name):
+    with global_rngs_untouched():
+        load_pretrained(name)
+
+
+def test_train_reference_model_rejects_an_unknown_name():
+    with pytest.raises(ValueError, match=r"name must be one of 'mnist', 'shortcut', got 'deeper'"):
+        train_reference_model("deeper", progress=False)
+
+
+@pytest.fixture
+def tensor_items(monkeypatch):
+    """The indices that go through ``TensorDataset.__getitem__`` from now on."""
+    items = []
+    getitem = TensorDataset.__getitem__
+
+    def counted_getitem(self, index):
+        items.append(index)
+        return getitem(self, index)
+
+    monkeypatch.setattr(TensorDataset, "__getitem__", counted_getitem)
+    return items
+
+
+def test_a_tensor_dataset_is_read_as_its_tensors(tensor_items):
+    images, labels = torch.rand(300, 1, 28, 28), torch.arange(300, dtype=torch.int32) % 10
+    got_images, got_labels = _as_tensors(TensorDataset(images, labels))
+    assert tensor_items == [], "a TensorDataset was read item by item"
+    assert got_images is images
+    assert got_labels.dtype == torch.long and torch.equal(got_labels, labels.long())
+    # the same as item by item
+    slow_images, slow_labels = _as_tensors(torch.utils.data.Subset(TensorDataset(images, labels), range(300)))
+    assert torch.equal(slow_images, images) and torch.equal(slow_labels, got_labels)
+
+
+class _Brighter(TensorDataset):
+    """A TensorDataset whose items are transformed: it must be read through its own __getitem__."""
+
+    def __getitem__(self, index):
+        x, y = super().__getitem__(index)
+        return x + 1, y
+
+
+def test_a_tensor_dataset_subclass_with_its_own_getitem_is_read_item_by_item():
+    images, labels = torch.rand(10, 1, 28, 28), torch.arange(10)
+    got_images, got_labels = _as_tensors(_Brighter(images, labels))
+    assert torch.equal(got_images, images + 1) and torch.equal(got_labels, labels)
+
+
+def _train_small_cnn(dataset):
+    torch.manual_seed(0)
+    model = SimpleCNN()
+    return model, train(model, dataset, epochs=2, seed=0, batch_size=64, progress=False)
+
+
+def test_training_on_a_tensor_dataset_of_marked_digits(tensor_items):
+    marked = shortcut_mnist(train=False)
+    dataset = TensorDataset(marked.images[:256], marked.labels[:256])
+    model, losses = _train_small_cnn(dataset)
+    assert tensor_items == [], "train() read the TensorDataset item by item"
+    assert len(losses) == 2 and losses[1] < losses[0]
+    # item by item (a Subset is not a TensorDataset): the same data, so the same run
+    slow_model, slow_losses = _train_small_cnn(torch.utils.data.Subset(dataset, range(256)))
+    assert len(tensor_items) == 256
+    assert losses == slow_losses, "the TensorDataset fast path trained on other data than item by item"
+    assert all(
+        torch.equal(a, b) for a, b in zip(model.state_dict().values(), slow_model.state_dict().values(), strict=True)
+    )
 
 
 class Raising(nn.Module):

@@ -114,7 +114,8 @@ def _as_tensors(dataset: Dataset, batch_size: int = BATCH_SIZE) -> tuple[torch.T
     """Stack a dataset of ``(image, label)`` pairs into ``(N, ...)`` images and ``(N,)`` labels.
 
     torchvision's MNIST with a plain ``ToTensor()`` is converted in one step (the same
-    values, ``uint8 / 255``) instead of item by item through PIL.
+    values, ``uint8 / 255``) instead of item by item through PIL, and an ``(images, labels)``
+    ``TensorDataset`` gives its own tensors (unless a subclass changes what its items are).
     """
     if (
         isinstance(dataset, datasets.MNIST)
@@ -122,7 +123,11 @@ def _as_tensors(dataset: Dataset, batch_size: int = BATCH_SIZE) -> tuple[torch.T
         and dataset.target_transform is None
     ):
         return dataset.data.unsqueeze(1).float().div(255), dataset.targets.long()
-    if isinstance(dataset, TensorDataset) and len(dataset.tensors) == 2:
+    if (
+        isinstance(dataset, TensorDataset)
+        and type(dataset).__getitem__ is TensorDataset.__getitem__
+        and len(dataset.tensors) == 2
+    ):
         return dataset.tensors[0], dataset.tensors[1].long()
     images, labels = [], []
     for x, y in _in_order(dataset, batch_size):
