@@ -232,7 +232,7 @@ def breast_cancer(test_size: float = 0.25, *, seed: int = 0) -> Table:
 
     Split stratified by class (``seed`` seeds the split), then standardised with the
     training split's statistics only. Float64 keeps small models' results identical
-    across thread counts. Used in notebook 07.
+    across thread counts. Used in notebook 08.
 
     Examples::
 

@@ -70,7 +70,7 @@ class TabularMLP(nn.Module):
     """A small multilayer perceptron for a table: linear, ReLU, linear, ReLU, linear.
 
     Input ``(N, features)`` (standardised), output logits ``(N, classes)``. Each ReLU is an
-    ``nn.ReLU`` module, as SHAP's DeepExplainer needs (see :class:`SimpleCNN`). Used in notebook 07.
+    ``nn.ReLU`` module, as SHAP's DeepExplainer needs (see :class:`SimpleCNN`). Used in notebook 08.
 
     Examples::
 

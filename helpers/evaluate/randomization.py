@@ -87,7 +87,7 @@ def cascading_randomization(
 
     ``layers``: the layers in the order they are randomised; default :func:`parameterized_layers`
     reversed (for ``SimpleCNN``: ``fc1``, then ``fc1`` and ``conv1``). Labels read ``"fc1"``,
-    ``"fc1+conv1"``, ... Used in notebooks 03 and 06.
+    ``"fc1+conv1"``, ... Used in notebooks 03 and 07.
 
     Examples::
 

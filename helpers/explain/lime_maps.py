@@ -102,7 +102,7 @@ def lime_map(
     """Explain each input of a batch with LIME: images on superpixels, tables per feature.
 
     Derived in notebook 04 (images; a from-scratch LIME beside the ``lime`` package) and
-    notebook 07 (tables).
+    notebook 08 (tables).
 
     Args:
         model: classifier returning logits ``(N, classes)``; run in eval mode, restored.

@@ -70,7 +70,7 @@ def shap_map(
     """SHAP values of each input's target logit, with the input's shape.
 
     Derived in notebook 05 (Shapley values from scratch, then the three explainers) and
-    used on a table in notebook 07.
+    used on a table in notebook 08.
 
     Args:
         model: classifier returning logits ``(N, classes)``. A copy is explained, so the
