@@ -7,8 +7,11 @@ sanity check shows that randomising the classifier layer changes the saliency ma
 
 from __future__ import annotations
 
+import warnings
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, cast
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -16,6 +19,7 @@ from torch import nn
 from helpers.course.models import SimpleCNN
 from helpers.evaluate.randomization import (
     cascading_randomization,
+    efficient_mprt,
     independent_randomization,
     parameterized_layers,
     randomize_layers,
@@ -348,3 +352,130 @@ def test_layers_as_an_iterator_or_none_is_a_type_error(trained_model) -> None:
         randomize_layers(trained_model, iter(["fc1"]))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="parameterized_layers"):
         randomize_layers(trained_model, None)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------
+# efficient_mprt
+# ---------------------------------------------------------------------------
+
+
+def entropy(counts: list[int]) -> float:
+    """Shannon entropy (nats) of a histogram given by its bin counts."""
+    shares = np.array([c for c in counts if c > 0]) / sum(counts)
+    return float(-(shares * np.log(shares)).sum())
+
+
+def test_efficient_mprt_of_identical_maps_is_exactly_one() -> None:
+    maps = np.random.default_rng(0).standard_normal((3, 1, 8, 8))
+    assert np.array_equal(efficient_mprt(maps, maps.copy()), np.ones(3))
+    assert np.array_equal(efficient_mprt(maps, 4 * maps), np.ones(3))  # bins span each map's own range
+
+
+def test_efficient_mprt_of_noise_against_a_peaked_map_is_above_one() -> None:
+    rng = np.random.default_rng(1)
+    peaked = np.zeros((2, 1, 10, 10))
+    peaked[:, 0, 4:6, 4:6] = 1.0
+    peaked[1, 0, 5, 5] = 2.0
+    result = efficient_mprt(peaked, rng.random((2, 1, 10, 10)))
+    assert result.shape == (2,)
+    assert (result > 1).all()
+    assert (efficient_mprt(rng.random((2, 1, 10, 10)), peaked) < 1).all()  # and the other way round below one
+
+
+@pytest.mark.parametrize(
+    ("trained", "randomized", "bins", "counts"),
+    [
+        ([0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 1.0, 1.0], 2, ([3, 1], [2, 2])),
+        ([0.0, 1.0, 2.0, 3.0], [0.0, 0.0, 0.0, 3.0], 4, ([1, 1, 1, 1], [3, 0, 0, 1])),
+        ([0.0, 0.1, 0.2, 1.0, 2.0, 4.0], [-1.0, 1.0, 0.0, 0.4, -0.4, 0.9], 4, ([3, 1, 1, 1], [1, 1, 2, 2])),
+    ],
+    ids=["two-bins", "four-bins", "own-range"],
+)
+def test_efficient_mprt_is_the_ratio_of_histogram_entropies(trained, randomized, bins, counts) -> None:
+    """Counted by hand, bins over each map's own [min, max], the last closed: 0, 0.1, 0.2 | 1 | 2 | 4 on [0, 4]."""
+    result = efficient_mprt(np.array([trained]), np.array([randomized]), bins=bins)
+    np.testing.assert_allclose(result, [entropy(counts[1]) / entropy(counts[0])], rtol=1e-12)
+
+
+def test_efficient_mprt_is_per_pair_and_nan_where_the_trained_map_is_constant() -> None:
+    trained = np.array([[1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0]])
+    randomized = np.array([[0.0, 1.0, 2.0, 3.0], [5.0, 5.0, 5.0, 5.0], [0.0, 0.0, 0.0, 0.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = efficient_mprt(trained, randomized)
+    assert np.isnan(result[0]) and np.isnan(result[2])
+    assert result[1] == 0.0  # a constant randomised map: no complexity at all
+
+
+def test_efficient_mprt_absolute_histograms_the_magnitudes() -> None:
+    trained = np.array([[-2.0, -1.0, 1.0, 2.0]])  # signed: four values; |.|: two
+    randomized = np.array([[-2.0, 0.0, 1.0, 2.0]])
+    np.testing.assert_allclose(efficient_mprt(trained, randomized, bins=4), [entropy([1, 1, 1, 1]) / np.log(4)])
+    np.testing.assert_allclose(
+        efficient_mprt(trained, randomized, bins=4, absolute=True), [entropy([1, 0, 1, 2]) / entropy([2, 0, 0, 2])]
+    )
+    maps = np.random.default_rng(2).standard_normal((3, 16))
+    other = np.random.default_rng(3).standard_normal((3, 16))
+    assert np.array_equal(efficient_mprt(maps, other, absolute=True), efficient_mprt(np.abs(maps), np.abs(other)))
+    assert np.isnan(efficient_mprt(np.array([[-1.0, 1.0]]), np.array([[0.0, 1.0]]), absolute=True)[0])
+
+
+def test_efficient_mprt_accepts_tensors_and_arrays_alike() -> None:
+    rng = np.random.default_rng(4)
+    trained, randomized = rng.standard_normal((3, 1, 6, 6)), rng.random((3, 1, 6, 6))
+    expected = efficient_mprt(trained, randomized, bins=10)
+    assert isinstance(expected, np.ndarray) and expected.shape == (3,)
+    grad = torch.from_numpy(trained).requires_grad_()
+    np.testing.assert_allclose(efficient_mprt(grad, torch.from_numpy(randomized), bins=10), expected)
+    np.testing.assert_allclose(efficient_mprt(grad, randomized, bins=cast(Any, np.int64(10))), expected)
+    assert grad.grad is None
+
+
+def test_efficient_mprt_of_randomised_saliency_is_above_one(trained_model, test_images) -> None:
+    """A sanity check in miniature: the randomised classifier's saliency maps are more complex."""
+    x = test_images[:8]
+    with torch.no_grad():
+        classes = trained_model(x).argmax(1)
+    (_, _), (_, both) = cascading_randomization(trained_model)
+    result = efficient_mprt(saliency(trained_model, x, classes), saliency(both, x, classes))
+    assert np.median(result) > 1
+
+
+@pytest.mark.parametrize(
+    ("trained_shape", "randomized_shape"), [((2, 8), (3, 8)), ((2, 8), (2, 9)), ((2, 1, 8), (2, 8))], ids=str
+)
+def test_efficient_mprt_shape_mismatch_is_a_value_error(trained_shape, randomized_shape) -> None:
+    with pytest.raises(ValueError, match="maps and randomized_maps must have the same shape"):
+        efficient_mprt(np.zeros(trained_shape), np.zeros(randomized_shape))
+
+
+@pytest.mark.parametrize("which", ["maps", "randomized_maps"])
+def test_efficient_mprt_bad_maps_are_named(which) -> None:
+    good = np.zeros((2, 8))
+    for bad, error, message in [
+        ([[0.0] * 8] * 2, TypeError, "tensor or NumPy array"),
+        (np.zeros(8), ValueError, "batch"),
+    ]:
+        arguments: dict[str, Any] = {"maps": good, "randomized_maps": good, which: bad}
+        with pytest.raises(error, match=f"{which} must be a {message}"):
+            efficient_mprt(**arguments)
+
+
+@pytest.mark.parametrize(("bins", "error"), [(1, ValueError), (0, ValueError), (2.5, TypeError), (True, TypeError)])
+def test_efficient_mprt_bad_bins_is_named(bins, error) -> None:
+    maps = np.random.default_rng(5).random((2, 8))
+    with pytest.raises(error, match="bins must be"):
+        efficient_mprt(maps, maps, bins=bins)
+
+
+def test_efficient_mprt_absolute_must_be_a_bool() -> None:
+    maps = np.random.default_rng(5).random((2, 8))
+    with pytest.raises(TypeError, match="absolute must be True or False"):
+        efficient_mprt(maps, maps, absolute="yes")  # type: ignore[arg-type]
+
+
+def test_efficient_mprt_of_a_constant_randomised_map_is_plus_zero_and_nan_maps_are_refused() -> None:
+    score = efficient_mprt(np.array([[0.0, 0.0, 1.0, 1.0]]), np.array([[5.0, 5.0, 5.0, 5.0]]))
+    assert score[0] == 0.0 and not np.signbit(score[0])
+    with pytest.raises(ValueError, match="maps must be finite"):
+        efficient_mprt(np.array([[0.0, float("nan")]]), np.array([[1.0, 2.0]]))

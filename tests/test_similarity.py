@@ -1,4 +1,4 @@
-"""Tests of helpers.evaluate.similarity: Spearman rank correlation, top-k overlap, SSIM and normalize_maps.
+"""Tests of helpers.evaluate.similarity: Spearman rank correlation, shared zeros, top-k overlap, SSIM, normalize_maps.
 
 Spearman and SSIM are checked per pair against SciPy and scikit-image, top-k overlap
 against hand-made cases, and every function against the shared input checks.
@@ -7,7 +7,7 @@ against hand-made cases, and every function against the shared input checks.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from scipy.stats import spearmanr
 from skimage.metrics import structural_similarity
 
-from helpers.evaluate.similarity import normalize_maps, spearman, ssim, top_k_overlap
+from helpers.evaluate.similarity import normalize_maps, shared_zeros, spearman, ssim, top_k_overlap
 
 from bad_arguments import int_error
 
@@ -104,6 +104,114 @@ def test_spearman_accepts_tensors_requiring_grad_and_mixed_inputs() -> None:
     b = maps(3, 1, 5, 5)
     np.testing.assert_allclose(spearman(a, b), spearman(a.detach().numpy(), b), atol=1e-12)
     assert a.grad is None
+
+
+def sparse_maps(*shape: int, zeros: float, seed: int = 0) -> np.ndarray:
+    """Signed maps with about a ``zeros`` fraction of exact zeros, placed independently in each map."""
+    rng = np.random.default_rng(seed)
+    return np.where(rng.random(shape) < zeros, 0.0, rng.standard_normal(shape))
+
+
+def test_spearman_ignore_zeros_hand_case() -> None:
+    """Four shared zeros agree in both rankings and lift a reversed order to 0.83; ignored, it is -1."""
+    a, b = np.array([[0, 0, 0, 0, 1, 2, 3]]), np.array([[0, 0, 0, 0, 3, 2, 1]])
+    np.testing.assert_allclose(spearman(a, b), [spearmanr(a[0], b[0]).statistic], atol=1e-12)
+    np.testing.assert_allclose(spearman(a, b).round(2), [0.83])
+    np.testing.assert_allclose(spearman(a, b, ignore_zeros=True), [-1.0], atol=1e-12)
+    np.testing.assert_allclose(spearman(a, b, absolute=False, ignore_zeros=True), [-1.0], atol=1e-12)
+
+
+def test_spearman_ignore_zeros_keeps_pixels_that_are_zero_in_one_map_only() -> None:
+    """The union of the non-zero pixels is ranked: [1, 2, 0] against [0, 2, 1], rho = 1 - 6 * 2 / 24 = 0.5."""
+    a, b = np.array([[0.0, 1.0, 2.0, 0.0]]), np.array([[0.0, 0.0, 2.0, 1.0]])
+    np.testing.assert_allclose(spearman(a, b, ignore_zeros=True), [0.5], atol=1e-12)
+
+
+def test_spearman_ignore_zeros_with_absolute_and_signed_values() -> None:
+    """|[-3, 1, 2]| and |[3, 1, 2]| rank alike (1); signed, the ranks [1, 2, 3] and [3, 1, 2] give 1 - 6 * 6 / 24 = -0.5."""
+    a, b = np.array([[0.0, 0.0, -3.0, 1.0, 2.0]]), np.array([[0.0, 0.0, 3.0, 1.0, 2.0]])
+    np.testing.assert_allclose(spearman(a, b, ignore_zeros=True), [1.0], atol=1e-12)
+    np.testing.assert_allclose(spearman(a, b, absolute=True, ignore_zeros=True), [1.0], atol=1e-12)
+    np.testing.assert_allclose(spearman(a, b, absolute=False, ignore_zeros=True), [-0.5], atol=1e-12)
+
+
+@pytest.mark.parametrize("absolute", [True, False])
+@pytest.mark.parametrize("zeros", [0.0, 0.5, 0.9])
+def test_spearman_ignore_zeros_agrees_with_scipy_on_the_non_zero_union(absolute, zeros) -> None:
+    a, b = sparse_maps(8, 1, 9, 9, zeros=zeros, seed=1), sparse_maps(8, 1, 9, 9, zeros=zeros, seed=2)
+    b = np.where(b != 0, b + 0.5 * a, 0.0)  # correlated where both are non-zero
+    result = spearman(a, b, absolute=absolute, ignore_zeros=True)
+    transform = np.abs if absolute else (lambda v: v)
+    expected = []
+    for x, y in zip(a.reshape(8, -1), b.reshape(8, -1), strict=True):
+        kept = (x != 0) | (y != 0)
+        expected.append(spearmanr(transform(x[kept]), transform(y[kept])).statistic)
+    np.testing.assert_allclose(result, expected, atol=1e-12)
+    if zeros == 0.0:  # nothing to ignore: the plain correlation
+        np.testing.assert_allclose(result, spearman(a, b, absolute=absolute), atol=1e-12)
+
+
+def test_shared_zeros_inflate_the_plain_correlation_but_not_the_ignoring_one() -> None:
+    """Independent maps on a shared black background: plain rho is high, ignoring the background it is near 0."""
+    background = np.zeros((4, 28, 28))
+    a, b = background.copy(), background.copy()
+    a[:, 10:18, 10:18], b[:, 10:18, 10:18] = sparse_maps(4, 8, 8, zeros=0.0, seed=3), sparse_maps(4, 8, 8, zeros=0.0)
+    assert (spearman(a, b) > 0.8).all()
+    assert (np.abs(spearman(a, b, ignore_zeros=True)) < 0.3).all()
+
+
+def test_spearman_ignore_zeros_is_nan_with_fewer_than_two_pixels_or_a_constant_map() -> None:
+    a = np.array([[0.0, 0.0, 0.0, 0.0], [0.0, 5.0, 0.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, 1.0, 2.0, 0.0]])
+    b = np.array([[0.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 2.0, 3.0, 0.0], [0.0, 2.0, 1.0, 0.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = spearman(a, b, ignore_zeros=True)
+    assert np.isnan(result[:3]).all()  # no pixel, one pixel, a constant on the two kept
+    np.testing.assert_allclose(result[3], -1.0, atol=1e-12)  # the other pairs are unaffected
+
+
+def test_spearman_ignore_zeros_accepts_tensors_and_numpy_bools() -> None:
+    a, b = sparse_maps(3, 1, 6, 6, zeros=0.5, seed=4), sparse_maps(3, 1, 6, 6, zeros=0.5, seed=5)
+    expected = spearman(a, b, ignore_zeros=True)
+    np.testing.assert_allclose(spearman(torch.from_numpy(a), torch.from_numpy(b), ignore_zeros=True), expected)
+    np.testing.assert_allclose(spearman(a, b, ignore_zeros=cast(Any, np.bool_(True))), expected)
+    assert np.array_equal(spearman(a, b, ignore_zeros=False), spearman(a, b))  # the default
+
+
+@pytest.mark.parametrize("name", ["ignore_zeros", "absolute"])
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_spearman_flags_must_be_bools(name, value) -> None:
+    a = maps(2, 4, 4)
+    with pytest.raises(TypeError, match=f"{name} must be True or False"):
+        spearman(a, a, **{name: value})
+
+
+# ---------------------------------------------------------------------------
+# shared_zeros
+# ---------------------------------------------------------------------------
+
+
+def test_shared_zeros_hand_cases() -> None:
+    a = np.array([[0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0], [1.0, 2.0, 3.0, 4.0]])
+    b = np.array([[0.0, 2.0, 3.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(shared_zeros(a, b), [0.5, 1.0, 0.0])
+    np.testing.assert_array_equal(shared_zeros(b, a), [0.5, 1.0, 0.0])  # symmetric
+
+
+def test_shared_zeros_counts_exact_zeros_only_of_either_sign() -> None:
+    a, b = np.array([[-0.0, 1e-300, 0.0, 0.0]]), np.array([[0.0, 0.0, -1e-300, 0.0]])
+    np.testing.assert_array_equal(shared_zeros(a, b), [0.5])
+
+
+def test_shared_zeros_is_a_fraction_per_pair_over_all_pixels() -> None:
+    a, b = sparse_maps(5, 2, 7, 7, zeros=0.6, seed=6), sparse_maps(5, 2, 7, 7, zeros=0.6, seed=7)
+    result = shared_zeros(a, b)
+    assert result.shape == (5,)
+    assert ((result >= 0) & (result <= 1)).all()
+    expected = [np.mean((x == 0) & (y == 0)) for x, y in zip(a, b, strict=True)]
+    np.testing.assert_allclose(result, expected, atol=1e-12)
+    assert abs(result.mean() - 0.36) < 0.1  # independent zeros: about 0.6 * 0.6 shared
+    np.testing.assert_allclose(shared_zeros(torch.from_numpy(a).float(), b), result, atol=1e-12)
 
 
 # ---------------------------------------------------------------------------
@@ -265,6 +373,8 @@ def test_normalize_maps_bad_input_is_a_clear_error(maps_, error) -> None:
 FUNCTIONS = {
     "spearman": spearman,
     "spearman-signed": lambda a, b: spearman(a, b, absolute=False),
+    "spearman-ignore-zeros": lambda a, b: spearman(a, b, ignore_zeros=True),
+    "shared_zeros": shared_zeros,
     "top_k_overlap": lambda a, b: top_k_overlap(a, b, 3),
     "ssim": ssim,
 }

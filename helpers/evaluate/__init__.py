@@ -2,7 +2,8 @@
 
 - :mod:`~helpers.evaluate.similarity`: rank correlation, top-k overlap and SSIM between maps.
 - :mod:`~helpers.evaluate.metrics`: cost (passes counted), deletion and insertion curves.
-- :mod:`~helpers.evaluate.randomization`: randomised model copies for sanity checks.
+- :mod:`~helpers.evaluate.substrates`: what "removed" means in those curves (blurred, ROAD's imputation).
+- :mod:`~helpers.evaluate.randomization`: randomised model copies for sanity checks, and the efficient MPRT score.
 - :mod:`~helpers.evaluate.ground_truth`: maps against a known answer (relevance mass and rank, pointing game).
 - :mod:`~helpers.evaluate.controls`: control maps that use no model (noise, the input, its edges).
 """
@@ -13,18 +14,19 @@ from helpers.evaluate.metrics import (
     ORDERS,
     Order,
     PassCount,
-    blurred,
     count_passes,
     median_and_spread,
     perturbation_curve,
 )
 from helpers.evaluate.randomization import (
     cascading_randomization,
+    efficient_mprt,
     independent_randomization,
     parameterized_layers,
     randomize_layers,
 )
-from helpers.evaluate.similarity import normalize_maps, spearman, ssim, top_k_overlap
+from helpers.evaluate.similarity import normalize_maps, shared_zeros, spearman, ssim, top_k_overlap
+from helpers.evaluate.substrates import blurred, noisy_linear_imputation
 
 __all__ = [
     "CONTROL_KINDS",
@@ -35,8 +37,10 @@ __all__ = [
     "cascading_randomization",
     "control_map",
     "count_passes",
+    "efficient_mprt",
     "independent_randomization",
     "median_and_spread",
+    "noisy_linear_imputation",
     "normalize_maps",
     "parameterized_layers",
     "perturbation_curve",
@@ -44,6 +48,7 @@ __all__ = [
     "randomize_layers",
     "relevance_mass",
     "relevance_rank",
+    "shared_zeros",
     "spearman",
     "ssim",
     "top_k_overlap",

@@ -12,7 +12,6 @@ from typing import Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from helpers._checks import (
@@ -27,6 +26,7 @@ from helpers._checks import (
     resolve_target,
 )
 from helpers._running import BATCH_SIZE, batched_logits, call_model, evaluation_mode, scores_from_logits
+from helpers.evaluate.substrates import ROAD_NOISE, _linear_imputation
 
 
 @dataclass
@@ -107,34 +107,28 @@ def _pixel_order(maps: torch.Tensor, order: Order, seed: int) -> torch.Tensor:
     return torch.stack([torch.randperm(flat.shape[1], generator=generator) for _ in range(len(flat))]).to(flat.device)
 
 
-def blurred(x: torch.Tensor, sigma: float = 2.0) -> torch.Tensor:
-    """A Gaussian-blurred copy of ``(N, C, H, W)`` images: a less out-of-distribution substrate than black.
+def _imputed(
+    flat: torch.Tensor,
+    removed: torch.Tensor,
+    shape: torch.Size,
+    image: torch.Tensor,
+    step: torch.Tensor,
+    steps: int,
+    seed: int,
+) -> torch.Tensor:
+    """``(chunk, D)`` images with their ``removed`` pixels imputed as ROAD does, noise included.
 
-    ``sigma``: the blur's standard deviation in pixels (positive). Used in notebook 07.
-
-    Examples::
-
-        >>> import torch
-        >>> from helpers import blurred
-        >>> x = torch.zeros(1, 1, 9, 9)
-        >>> x[0, 0, 4, 4] = 1.0
-        >>> soft = blurred(x, sigma=1.0)
-        >>> soft.shape, round(float(soft.sum()), 4), bool(soft.max() < 0.2)  # the ink is spread out, not lost
-        (torch.Size([1, 1, 9, 9]), 1.0, True)
+    Image i's noise at every step comes from its own generator (``seed``, ``i``), so the result
+    does not depend on how the perturbed images are split into batches.
     """
-    check_batch(x, "x")
-    if x.dim() != 4:
-        raise ValueError(f"x must be images (N, C, H, W), got shape {tuple(x.shape)}.")
-    sigma = check_real(sigma, "sigma", positive=True)
-    radius = max(1, int(3 * sigma))
-    grid = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
-    kernel = torch.exp(-(grid**2) / (2 * sigma**2))
-    kernel = kernel / kernel.sum()
-    channels = x.shape[1]
-    out = F.conv2d(
-        x.detach(), kernel.reshape(1, 1, 1, -1).expand(channels, 1, 1, -1), padding=(0, radius), groups=channels
-    )
-    return F.conv2d(out, kernel.reshape(1, 1, -1, 1).expand(channels, 1, -1, 1), padding=(radius, 0), groups=channels)
+    rows = len(flat)
+    imputed = _linear_imputation(flat.reshape(rows, *shape), removed.reshape(rows, *shape)).flatten(1)
+    noise = torch.empty(rows, flat.shape[1], dtype=torch.float64)
+    for index in image.unique().tolist():
+        draws = np.random.default_rng([seed, index]).standard_normal((steps + 1, flat.shape[1]))
+        here = (image == index).cpu()
+        noise[here] = torch.from_numpy(draws)[step.cpu()[here]]
+    return imputed + ROAD_NOISE * noise.to(imputed) * removed
 
 
 def perturbation_curve(
@@ -145,7 +139,7 @@ def perturbation_curve(
     *,
     mode: Literal["deletion", "insertion"] = "deletion",
     order: Order = "most",
-    substrate: torch.Tensor | float = 0.0,
+    substrate: torch.Tensor | float | Literal["road"] = 0.0,
     steps: int = 28,
     seed: int = 0,
     score: Score = "logit",
@@ -166,10 +160,13 @@ def perturbation_curve(
         target: as in :func:`helpers.saliency`; ``None`` = the predicted class.
         mode: ``"deletion"`` or ``"insertion"``.
         order: ``"most"`` relevant pixels first, ``"least"`` relevant first, or ``"random"``.
-        substrate: what "removed" means: a number (0 is black) or images like ``x``
-            (e.g. :func:`blurred`).
+        substrate: what "removed" means: a number (0 is black), images like ``x``
+            (e.g. :func:`blurred`), or ``"road"``: ROAD's noisy linear imputation
+            (:func:`noisy_linear_imputation`, noise 0.01), recomputed for the pixels removed
+            at each step (for insertion: the pixels not yet put back).
         steps: number of blocks; the curve has ``steps + 1`` points.
-        seed: for ``order="random"``, the random baseline.
+        seed: for ``order="random"``, the random baseline; for ``substrate="road"``, the
+            imputation's noise (drawn per image, so the curves do not depend on ``batch_size``).
         score: the target's ``"logit"`` or its softmax ``"probability"`` (Petsiuk et al.'s choice,
             bounded in [0, 1], so areas compare across images).
         batch_size: perturbed images per forward pass.
@@ -205,7 +202,11 @@ def perturbation_curve(
     seed = check_int(seed, "seed", minimum=0)
     batch_size = check_int(batch_size, "batch_size")
     x = x.detach()
-    if isinstance(substrate, torch.Tensor):
+    road = isinstance(substrate, str)
+    if road:
+        check_choice(substrate, "substrate", ("road",))
+        base = x  # unused: each perturbed image is imputed
+    elif isinstance(substrate, torch.Tensor):
         if substrate.shape != x.shape:
             raise ValueError(
                 f"substrate must be a number or a tensor of x's shape {tuple(x.shape)}, got {tuple(substrate.shape)}."
@@ -228,7 +229,10 @@ def perturbation_curve(
         for start in range(0, n * (steps + 1), batch_size):
             image, step = rows[start : start + batch_size], columns[start : start + batch_size]
             changed = rank[image] < cut[step][:, None]  # (chunk, D): pixels changed so far
-            if mode == "deletion":
+            if road:
+                removed = changed if mode == "deletion" else ~changed
+                perturbed = _imputed(flat_x[image], removed, x.shape[1:], image, step, steps, seed)
+            elif mode == "deletion":
                 perturbed = torch.where(changed, flat_base[image], flat_x[image])
             else:
                 perturbed = torch.where(changed, flat_x[image], flat_base[image])

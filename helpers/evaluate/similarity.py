@@ -31,12 +31,27 @@ def _pairs(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray) -> tuple[
     return arrays[0], arrays[1]
 
 
-def spearman(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, *, absolute: bool = True) -> np.ndarray:
+def _centred_ranks(values: np.ndarray) -> np.ndarray:
+    ranks = rankdata(values, axis=1)
+    return ranks - ranks.mean(axis=1, keepdims=True)
+
+
+def spearman(
+    a: torch.Tensor | np.ndarray,
+    b: torch.Tensor | np.ndarray,
+    *,
+    absolute: bool = True,
+    ignore_zeros: bool = False,
+) -> np.ndarray:
     """Spearman rank correlation of each pair of flattened maps, in [-1, 1] (ties get average ranks).
 
     ``absolute=True`` ranks ``|a|`` and ``|b|`` (which pixels matter); ``False`` ranks the signed
-    values (which pixels push the score up or down). NaN where a map is constant.
-    Used from notebook 03 on to compare maps.
+    values (which pixels push the score up or down). ``ignore_zeros=True`` ranks only the pixels
+    where either map is non-zero: pixels that are exactly 0 in both maps (the black background,
+    for methods that multiply by the input) are tied in both rankings and agree whatever the
+    model learned, which inflates the plain correlation (see :func:`shared_zeros`). NaN where a
+    map is constant on the pixels ranked, or fewer than two pixels are left.
+    Used from notebook 03 on to compare maps; ``ignore_zeros`` in notebooks 03 and 07's sanity checks.
 
     Examples::
 
@@ -45,18 +60,46 @@ def spearman(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, *, abso
         >>> a = np.array([[0.1, 0.5, 0.9, 0.3]])
         >>> spearman(a, a**2), spearman(a, -a), spearman(a, -a, absolute=False)
         (array([1.]), array([1.]), array([-1.]))
+        >>> padded_a, padded_b = np.array([[0, 0, 0, 0, 1, 2, 3]]), np.array([[0, 0, 0, 0, 3, 2, 1]])
+        >>> spearman(padded_a, padded_b).round(2), spearman(padded_a, padded_b, ignore_zeros=True)
+        (array([0.83]), array([-1.]))
     """
     check_bool(absolute, "absolute")
-    a, b = _pairs(a, b)
+    check_bool(ignore_zeros, "ignore_zeros")
+    first, second = _pairs(a, b)
     if absolute:
-        a, b = np.abs(a), np.abs(b)
-    ranks_a = rankdata(a.reshape(len(a), -1), axis=1)
-    ranks_b = rankdata(b.reshape(len(b), -1), axis=1)
-    ranks_a -= ranks_a.mean(axis=1, keepdims=True)
-    ranks_b -= ranks_b.mean(axis=1, keepdims=True)
-    norms = np.sqrt((ranks_a**2).sum(axis=1) * (ranks_b**2).sum(axis=1))
+        first, second = np.abs(first), np.abs(second)
+    first, second = first.reshape(len(first), -1), second.reshape(len(second), -1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (ranks_a * ranks_b).sum(axis=1) / norms
+        if not ignore_zeros:
+            ranks_a, ranks_b = _centred_ranks(first), _centred_ranks(second)
+            norms = np.sqrt((ranks_a**2).sum(axis=1) * (ranks_b**2).sum(axis=1))
+            return (ranks_a * ranks_b).sum(axis=1) / norms
+        result = np.full(len(first), np.nan)
+        for index, (x, y) in enumerate(zip(first, second, strict=True)):
+            kept = (x != 0) | (y != 0)
+            if kept.sum() >= 2:
+                result[index] = spearman(x[kept][None], y[kept][None], absolute=False)[0]
+        return result
+
+
+def shared_zeros(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Fraction of the pixels that are exactly 0 in both maps of each pair, in [0, 1].
+
+    Those pixels are tied in both rankings, so they raise Spearman's rho whatever the maps
+    say elsewhere; report this share beside the correlation, or use
+    ``spearman(..., ignore_zeros=True)``. Used in notebooks 03 and 07's sanity checks.
+
+    Examples::
+
+        >>> import numpy as np
+        >>> from helpers import shared_zeros
+        >>> shared_zeros(np.array([[0.0, 0.0, 1.0, 0.0]]), np.array([[0.0, 2.0, 3.0, 0.0]]))
+        array([0.5])
+    """
+    a, b = _pairs(a, b)
+    both = (a == 0) & (b == 0)
+    return both.reshape(len(both), -1).mean(axis=1)
 
 
 def top_k_overlap(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, k: int) -> np.ndarray:
