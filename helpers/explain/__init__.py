@@ -2,23 +2,29 @@
 
 - :mod:`~helpers.explain.saliency`: M(x) = |dS_c(x)/dx| for a batch in one backward pass.
 - :mod:`~helpers.explain.gradient_methods`: SmoothGrad, Gradient x Input, Integrated Gradients.
+- :mod:`~helpers.explain.baselines`: reference inputs x' for Integrated Gradients (black, blurred, noise, mean).
 - :mod:`~helpers.explain.lime_maps`: LIME on superpixels (images) or features (tables).
 - :mod:`~helpers.explain.shap_maps`: Deep, Gradient and Kernel SHAP.
+- :mod:`~helpers.explain.kernels`: the coalition weights of LIME and KernelSHAP.
 - :mod:`~helpers.explain.adapters`: the NumPy prediction function LIME and SHAP call.
 - :mod:`~helpers.explain.segmentation`: grid superpixels and masking.
 """
 
 from helpers.explain._gradient import REDUCTIONS, Reduce
 from helpers.explain.adapters import numpy_predictor, to_model_input
+from helpers.explain.baselines import BASELINE_KINDS, BaselineKind, make_baseline
 from helpers.explain.gradient_methods import gradient_x_input, integrated_gradients, smoothgrad
+from helpers.explain.kernels import lime_kernel, shapley_kernel
 from helpers.explain.lime_maps import LimeResult, QuietLimeImageExplainer, lime_map
 from helpers.explain.saliency import saliency
 from helpers.explain.segmentation import GridSegmentation, grid_segments, mask_segments, paint_segments
 from helpers.explain.shap_maps import SHAP_METHODS, ShapMethod, ShapResult, shap_map
 
 __all__ = [
+    "BASELINE_KINDS",
     "REDUCTIONS",
     "SHAP_METHODS",
+    "BaselineKind",
     "GridSegmentation",
     "LimeResult",
     "QuietLimeImageExplainer",
@@ -28,12 +34,15 @@ __all__ = [
     "gradient_x_input",
     "grid_segments",
     "integrated_gradients",
+    "lime_kernel",
     "lime_map",
+    "make_baseline",
     "mask_segments",
     "numpy_predictor",
     "paint_segments",
     "saliency",
     "shap_map",
+    "shapley_kernel",
     "smoothgrad",
     "to_model_input",
 ]
