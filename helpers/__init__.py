@@ -4,8 +4,8 @@ Three rooms, each a subpackage with one module per concept:
 
 - :mod:`helpers.explain`: the methods (saliency, SmoothGrad, Gradient x Input, Integrated
   Gradients, LIME, SHAP) and what they need (the NumPy adapter, superpixels).
-- :mod:`helpers.evaluate`: measuring explanations (similarity, cost and faithfulness,
-  model randomisation).
+- :mod:`helpers.evaluate`: measuring explanations (similarity, cost, faithfulness and its
+  substrates, model randomisation, known answers, controls).
 - :mod:`helpers.course`: data, models, figures, the explorer and the notebooks' set-up.
 
 Everything public is re-exported here, and notebooks import it from here:

@@ -1,7 +1,7 @@
 """helpers.evaluate.metrics: pass counting and deletion/insertion curves on cases whose answer is known."""
 
 import copy
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -342,3 +342,33 @@ def test_median_and_spread():
 def test_identical_maps_have_similarity_one(trained_model, test_images):
     maps = saliency(trained_model, test_images[:3])
     assert np.allclose(spearman(maps, maps), 1.0)
+
+
+# --- ties -------------------------------------------------------------------
+
+
+def test_random_ties_leave_a_ranking_without_ties_unchanged(linear_case):
+    model, images, truth = linear_case  # continuous values: no two pixels tie
+    for order in ("most", "least"):
+        raster, _ = perturbation_curve(model, images, truth, 0, order=order)
+        shuffled, _ = perturbation_curve(model, images, truth, 0, order=order, ties="random", seed=3)
+        torch.testing.assert_close(shuffled, raster)
+
+
+def test_random_ties_reorder_only_the_tied_pixels_and_follow_the_seed(linear_case):
+    model, images, truth = linear_case
+    tied = truth.clone()
+    tied[..., 3:, :] = 0.0  # the bottom half tied at 0, as a map's black background would be
+    raster, _ = perturbation_curve(model, images, tied, 0, order="least", steps=36)
+    first, _ = perturbation_curve(model, images, tied, 0, order="least", ties="random", seed=1, steps=36)
+    again, _ = perturbation_curve(model, images, tied, 0, order="least", ties="random", seed=1, steps=36)
+    other, _ = perturbation_curve(model, images, tied, 0, order="least", ties="random", seed=2, steps=36)
+    assert torch.equal(first, again) and not torch.equal(first, other) and not torch.equal(first, raster)
+    # the 18 tied pixels come first (least relevant); after them, every order agrees
+    torch.testing.assert_close(first[:, 18:], raster[:, 18:])
+
+
+def test_ties_must_be_raster_or_random(linear_case):
+    model, images, truth = linear_case
+    with pytest.raises(ValueError, match="ties must be one of"):
+        perturbation_curve(model, images, truth, 0, ties=cast(Any, "first"))

@@ -12,8 +12,10 @@ from helpers.evaluate.controls import CONTROL_KINDS, control_map
 from helpers.evaluate.ground_truth import pointing_game, relevance_mass, relevance_rank
 from helpers.evaluate.metrics import (
     ORDERS,
+    TIES,
     Order,
     PassCount,
+    Ties,
     count_passes,
     median_and_spread,
     perturbation_curve,
@@ -31,8 +33,10 @@ from helpers.evaluate.substrates import blurred, noisy_linear_imputation
 __all__ = [
     "CONTROL_KINDS",
     "ORDERS",
+    "TIES",
     "Order",
     "PassCount",
+    "Ties",
     "blurred",
     "cascading_randomization",
     "control_map",

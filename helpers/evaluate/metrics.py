@@ -96,15 +96,22 @@ ORDERS: tuple[str, ...] = ("most", "least", "random")
 """The order in which :func:`perturbation_curve` takes pixels: most relevant first, least relevant first, random."""
 
 
-def _pixel_order(maps: torch.Tensor, order: Order, seed: int) -> torch.Tensor:
+Ties = Literal["raster", "random"]
+TIES: tuple[str, ...] = ("raster", "random")
+"""How :func:`perturbation_curve` orders pixels of equal relevance: row by row, or at random."""
+
+
+def _pixel_order(maps: torch.Tensor, order: Order, seed: int, ties: Ties) -> torch.Tensor:
     """``(N, D)`` pixel indices: most relevant first, least relevant first, or random."""
     flat = maps.detach().flatten(1)
-    if order == "most":
-        return flat.argsort(dim=1, descending=True, stable=True)
-    if order == "least":
-        return flat.argsort(dim=1, descending=False, stable=True)
     generator = torch.Generator().manual_seed(seed)
-    return torch.stack([torch.randperm(flat.shape[1], generator=generator) for _ in range(len(flat))]).to(flat.device)
+    shuffles = [torch.randperm(flat.shape[1], generator=generator) for _ in range(len(flat))]
+    if order == "random":
+        return torch.stack(shuffles).to(flat.device)
+    shuffle = torch.stack(shuffles).to(flat.device) if ties == "random" else None
+    values = flat if shuffle is None else flat.gather(1, shuffle)  # a stable sort keeps ties in this order
+    ranking = values.argsort(dim=1, descending=order == "most", stable=True)
+    return ranking if shuffle is None else shuffle.gather(1, ranking)
 
 
 def _imputed(
@@ -140,6 +147,7 @@ def perturbation_curve(
     mode: Literal["deletion", "insertion"] = "deletion",
     order: Order = "most",
     substrate: torch.Tensor | float | Literal["road"] = 0.0,
+    ties: Ties = "raster",
     steps: int = 28,
     seed: int = 0,
     score: Score = "logit",
@@ -164,8 +172,12 @@ def perturbation_curve(
             (e.g. :func:`blurred`), or ``"road"``: ROAD's noisy linear imputation
             (:func:`noisy_linear_imputation`, noise 0.01), recomputed for the pixels removed
             at each step (for insertion: the pixels not yet put back).
+        ties: how pixels of equal relevance are ordered among themselves (the zeros of a map
+            that multiplies by the input, say): ``"raster"`` row by row, or ``"random"`` in a
+            random order drawn from ``seed``. Many ties make the areas depend on this choice.
         steps: number of blocks; the curve has ``steps + 1`` points.
-        seed: for ``order="random"``, the random baseline; for ``substrate="road"``, the
+        seed: for ``order="random"``, the random baseline; for ``ties="random"``, the order of
+            tied pixels; for ``substrate="road"``, the
             imputation's noise (drawn per image, so the curves do not depend on ``batch_size``).
         score: the target's ``"logit"`` or its softmax ``"probability"`` (Petsiuk et al.'s choice,
             bounded in [0, 1], so areas compare across images).
@@ -196,6 +208,7 @@ def perturbation_curve(
         )
     check_choice(mode, "mode", ("deletion", "insertion"))
     check_choice(order, "order", ORDERS)
+    check_choice(ties, "ties", TIES)
     check_score(score)
     pixels = x[0].numel()
     steps = check_int(steps, "steps", maximum=pixels)
@@ -214,7 +227,7 @@ def perturbation_curve(
         base = substrate.detach().to(x)
     else:
         base = torch.full_like(x, check_real(substrate, "substrate"))
-    ranking = _pixel_order(maps, order, seed)
+    ranking = _pixel_order(maps, order, seed, ties)
     n = len(x)
     # rank[i, p] = position of pixel p in image i's ordering
     rank = torch.empty_like(ranking)
