@@ -16,6 +16,7 @@ from torch import nn
 
 from helpers._checks import check_bool, check_int, check_model
 from helpers._random import cuda_devices, forked_global_rng
+from helpers.evaluate.similarity import _pairs
 
 
 class _Resettable(Protocol):
@@ -174,23 +175,12 @@ def efficient_mprt(
     """
     check_bool(absolute, "absolute")
     bins = check_int(bins, "bins", minimum=2)
-    arrays = []
-    for name, value in (("maps", maps), ("randomized_maps", randomized_maps)):
-        if isinstance(value, torch.Tensor):
-            value = value.detach().cpu().numpy()
-        if not isinstance(value, np.ndarray):
-            raise TypeError(f"{name} must be a tensor or NumPy array of maps (N, ...), got {type(value).__name__}.")
-        if value.ndim < 2:
-            raise ValueError(
-                f"{name} must be a batch of maps (N, ...), got shape {value.shape}; add a batch dimension."
-            )
-        if not np.isfinite(value).all():
+    arrays = _pairs(maps, randomized_maps, ("maps", "randomized_maps"))
+    for name, array in zip(("maps", "randomized_maps"), arrays, strict=True):
+        if not np.isfinite(array).all():
             raise ValueError(f"{name} must be finite: a NaN or infinity has no place in a histogram.")
-        arrays.append(np.abs(value.astype(np.float64)) if absolute else value.astype(np.float64))
-    if arrays[0].shape != arrays[1].shape:
-        raise ValueError(
-            f"maps and randomized_maps must have the same shape, got {arrays[0].shape} and {arrays[1].shape}."
-        )
+    if absolute:
+        arrays = (np.abs(arrays[0]), np.abs(arrays[1]))
     trained, randomized = (_histogram_entropy(array, bins) for array in arrays)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(trained > 0, randomized / np.where(trained > 0, trained, 1.0), np.nan)

@@ -14,9 +14,12 @@ from skimage.metrics import structural_similarity
 from helpers._checks import check_bool, check_int, check_real
 
 
-def _pairs(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _pairs(
+    a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, names: tuple[str, str] = ("a", "b")
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two batches of maps as float64 arrays of one shape ``(N, ...)``; errors name the arguments ``names``."""
     arrays = []
-    for name, value in (("a", a), ("b", b)):
+    for name, value in zip(names, (a, b), strict=True):
         if isinstance(value, torch.Tensor):
             value = value.detach().cpu().numpy()
         if not isinstance(value, np.ndarray):
@@ -27,7 +30,9 @@ def _pairs(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray) -> tuple[
             )
         arrays.append(value.astype(np.float64))
     if arrays[0].shape != arrays[1].shape:
-        raise ValueError(f"a and b must have the same shape, got {arrays[0].shape} and {arrays[1].shape}.")
+        raise ValueError(
+            f"{names[0]} and {names[1]} must have the same shape, got {arrays[0].shape} and {arrays[1].shape}."
+        )
     return arrays[0], arrays[1]
 
 
