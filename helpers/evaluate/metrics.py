@@ -104,11 +104,13 @@ TIES: tuple[str, ...] = ("raster", "random")
 def _pixel_order(maps: torch.Tensor, order: Order, seed: int, ties: Ties) -> torch.Tensor:
     """``(N, D)`` pixel indices: most relevant first, least relevant first, or random."""
     flat = maps.detach().flatten(1)
-    generator = torch.Generator().manual_seed(seed)
-    shuffles = [torch.randperm(flat.shape[1], generator=generator) for _ in range(len(flat))]
-    if order == "random":
-        return torch.stack(shuffles).to(flat.device)
-    shuffle = torch.stack(shuffles).to(flat.device) if ties == "random" else None
+    shuffle = None
+    if order == "random" or ties == "random":
+        generator = torch.Generator().manual_seed(seed)
+        shuffle = torch.stack([torch.randperm(flat.shape[1], generator=generator) for _ in range(len(flat))])
+        shuffle = shuffle.to(flat.device)
+        if order == "random":
+            return shuffle
     values = flat if shuffle is None else flat.gather(1, shuffle)  # a stable sort keeps ties in this order
     ranking = values.argsort(dim=1, descending=order == "most", stable=True)
     return ranking if shuffle is None else shuffle.gather(1, ranking)
