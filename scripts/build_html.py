@@ -71,7 +71,7 @@ li.notebook {{ margin-bottom: 1.2em; }}
 <h1>{title}</h1>
 <p>{intro}</p>
 <p>This is the read-only edition: every notebook as it ran, with its outputs and figures. Solutions are hidden
-behind a button. To run the code, change it, or use the interactive explorer (notebooks 02 and 07), clone the
+behind a button. To run the code, change it, or use the interactive explorer (notebooks 02 and 08), clone the
 course and run <code>make lab</code>.</p>
 <ol>
 {items}
