@@ -174,7 +174,7 @@ def shortcut_mnist(train: bool, *, moved: bool = False, seed: int = 0) -> Shortc
     carries the mark of another class, drawn from ``seed`` (``mark_labels != labels``): on these, a
     model that learned the shortcut follows the mark, and the mark is the right answer to "which
     pixels made this prediction?". Built in a fraction of a second from the shipped MNIST files;
-    the same call gives the same tensors. Derived in notebook 06 (the known answer).
+    the same call gives the same tensors. Derived in notebook 07 (the known answer).
 
     Args:
         train: the 60,000 training digits (``True``) or the 10,000 test digits (``False``).
@@ -232,7 +232,7 @@ def breast_cancer(test_size: float = 0.25, *, seed: int = 0) -> Table:
 
     Split stratified by class (``seed`` seeds the split), then standardised with the
     training split's statistics only. Float64 keeps small models' results identical
-    across thread counts. Used in notebook 08.
+    across thread counts. Used in notebook 09.
 
     Examples::
 

@@ -23,7 +23,7 @@ PINS_MODES = ("warn", "error", "off")
 def environment_problems(distribution: str = DISTRIBUTION) -> list[str]:
     """Each installed dependency of ``distribution`` outside its pinned range, or missing, as a sentence.
 
-    What :func:`setup` checks in the first cell of notebooks 01 to 08.
+    What :func:`setup` checks in the first cell of notebooks 01 to 09.
 
     Examples::
 
@@ -57,7 +57,7 @@ def setup(*, seed: int = 0) -> None:
     Packages outside the course's pins get one ``UserWarning`` that names each difference and the
     fix. The environment variable ``HELPERS_PINS`` changes that: ``warn`` (the default), ``error``
     (raise ``RuntimeError`` instead; ``make test`` sets it) or ``off`` (no check; nox's ``newest``
-    session sets it). Any other value is a ``ValueError``. The first code cell of notebooks 01 to 08
+    session sets it). Any other value is a ``ValueError``. The first code cell of notebooks 01 to 09
     calls it.
 
     Examples::

@@ -118,7 +118,7 @@ def draw_explanation(
 ) -> None:
     """Draw original | map | overlay into three ``axes`` of ``figure``, each with a colour bar.
 
-    The panels of :func:`show_explanation` (notebook 02 on) and of the explorer (notebooks 02 and 07).
+    The panels of :func:`show_explanation` (notebook 02 on) and of the explorer (notebooks 02 and 08).
 
     Examples::
 
@@ -218,7 +218,7 @@ def plot_feature_bars(
     Shows the ``top`` features by ``|value|``, largest at the top (or the feature indices listed
     in ``features``, top to bottom, e.g. another method's top features, for a like-for-like
     comparison). Bars that raise the score are red, bars that lower it blue, as in signed maps.
-    Returns the indices shown. Used in notebook 08.
+    Returns the indices shown. Used in notebook 09.
 
     Examples::
 

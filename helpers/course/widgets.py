@@ -70,7 +70,7 @@ _Key = tuple[int, int, str, Reduce]
 
 
 class Explorer(widgets.VBox):
-    """The explorer's widgets, as :func:`explorer` returns them (end of notebooks 02 and 07).
+    """The explorer's widgets, as :func:`explorer` returns them (end of notebooks 02 and 08).
 
     An ipywidgets ``VBox`` whose controls are attributes; setting one (``index``, ``target``,
     ``method``, ``reduce``, ``opacity``) redraws ``image``. ``render()`` returns the PNG it shows.
@@ -264,7 +264,7 @@ def explorer(
         An :class:`Explorer`, an ipywidgets ``VBox``: display it as a cell's last value. Its
         controls are attributes (``index``, ``random_button``, ``target``, ``method``, ``reduce``,
         ``opacity``); ``image`` holds the PNG shown (original | map | overlay | probabilities).
-        Used at the end of notebooks 02 and 07.
+        Used at the end of notebooks 02 and 08.
 
     Examples::
 

@@ -34,7 +34,7 @@ def control_map(x: torch.Tensor, kind: ControlKind, *, seed: int = 0) -> torch.T
       scikit-image's ``skimage.filters.sobel`` (reflected borders, so a constant image has
       no edges): what an edge detector would call important.
 
-    Used in notebook 06 (the known answer: a planted shortcut), next to every method's maps.
+    Used in notebook 07 (the known answer: a planted shortcut), next to every method's maps.
 
     Args:
         x: ``(N, ...)`` float inputs; ``"edges"`` needs images ``(N, C, H, W)``, usually ``(N, 1, H, W)``.

@@ -75,7 +75,7 @@ def relevance_mass(maps: torch.Tensor | np.ndarray, masks: torch.Tensor | np.nda
     value (all zero, say) puts no relevance in the mask and scores 0.0, never NaN.
     1 means all the relevance lies on the known answer; a map that knows nothing about it
     (uniform) scores the mask's share of the pixels, ``K / D``.
-    Used in notebook 06 (the known answer: a planted shortcut).
+    Used in notebook 07 (the known answer: a planted shortcut).
 
     Args:
         maps: ``(N, ...)`` finite float attributions (tensor or NumPy array; not modified).
@@ -121,7 +121,7 @@ def relevance_rank(maps: torch.Tensor | np.ndarray, masks: torch.Tensor | np.nda
 
     So a constant map (all zero, or uniform) scores exactly ``K / D``, the mask's share of the
     ``D`` pixels: what a map that knows nothing about the answer gets by chance. Never NaN.
-    Used in notebook 06 (the known answer: a planted shortcut).
+    Used in notebook 07 (the known answer: a planted shortcut).
 
     Args:
         maps: ``(N, ...)`` finite float attributions (tensor or NumPy array; not modified).
@@ -160,7 +160,7 @@ def pointing_game(maps: torch.Tensor | np.ndarray, masks: torch.Tensor | np.ndar
     largest magnitude. No tolerance margin (Zhang et al. allow 15 pixels on ImageNet-sized
     images); to allow slack, dilate the mask. The share of hits over a data set is the pointing
     game's accuracy: ``pointing_game(maps, masks).float().mean()``.
-    Used in notebook 06 (the known answer: a planted shortcut).
+    Used in notebook 07 (the known answer: a planted shortcut).
 
     Args:
         maps: ``(N, ...)`` finite float attributions (tensor or NumPy array; not modified).

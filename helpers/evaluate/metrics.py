@@ -50,7 +50,7 @@ def count_passes(model: nn.Module) -> Iterator[PassCount]:
     A forward hook counts each call and its batch size; a hook on the output counts each
     backward pass through it. Copies of the model made inside the block (SHAP explainers
     make them) carry the hooks and are counted too. The hooks are removed on exit.
-    Used in notebook 07 to measure each method's cost.
+    Used in notebook 08 to measure each method's cost.
 
     Examples::
 
@@ -162,7 +162,7 @@ def perturbation_curve(
     by the ``substrate``; **insertion** starts from the substrate and puts them back. After
     each step the model's score for the target class is recorded.
 
-    Derived in notebook 07, section "Faithfulness".
+    Derived in notebook 08, section "Faithfulness".
 
     Args:
         model: classifier returning logits ``(N, classes)``; run in eval mode, restored.
@@ -261,7 +261,7 @@ def perturbation_curve(
 def median_and_spread(values: torch.Tensor | np.ndarray) -> tuple[float, float, float]:
     """Median and interquartile range (25th, 75th percentile) of a 1-D set of measurements; NaNs are skipped.
 
-    Returns ``(median, low, high)``. Summarises timings and scores in notebook 07's table.
+    Returns ``(median, low, high)``. Summarises timings and scores in notebook 08's table.
 
     Examples::
 

@@ -91,7 +91,7 @@ def cascading_randomization(
 
     ``layers``: the layers in the order they are randomised; default :func:`parameterized_layers`
     reversed (for ``SimpleCNN``: ``fc1``, then ``fc1`` and ``conv1``). Labels read ``"fc1"``,
-    ``"fc1+conv1"``, ... Used in notebooks 03 and 07.
+    ``"fc1+conv1"``, ... Used in notebooks 03 and 08.
 
     Examples::
 
@@ -150,7 +150,7 @@ def efficient_mprt(
     map that explains what the model learned should become noisier, so more complex, once the
     weights are random: the score ``H(randomized) / H(trained)`` is above 1. A map that does
     not depend on the model at all (a control map) scores exactly 1.
-    Used in notebook 07, section "Sanity".
+    Used in notebook 08, section "Sanity".
 
     Args:
         maps: ``(N, ...)`` maps of the trained model (tensor or array).

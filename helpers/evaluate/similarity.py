@@ -56,7 +56,7 @@ def spearman(
     for methods that multiply by the input) are tied in both rankings and agree whatever the
     model learned, which inflates the plain correlation (see :func:`shared_zeros`). NaN where a
     map is constant on the pixels ranked, or fewer than two pixels are left.
-    Used from notebook 03 on to compare maps; ``ignore_zeros`` in notebooks 03 and 07's sanity checks.
+    Used from notebook 03 on to compare maps; ``ignore_zeros`` in notebooks 03 and 08's sanity checks.
 
     Examples::
 
@@ -93,7 +93,7 @@ def shared_zeros(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray) -> 
 
     Those pixels are tied in both rankings, so they raise Spearman's rho whatever the maps
     say elsewhere; report this share beside the correlation, or use
-    ``spearman(..., ignore_zeros=True)``. Used in notebooks 03 and 07's sanity checks.
+    ``spearman(..., ignore_zeros=True)``. Used in notebooks 03 and 08's sanity checks.
 
     Examples::
 
@@ -111,7 +111,7 @@ def top_k_overlap(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, k:
     """Fraction of the ``k`` largest-``|value|`` pixels that two maps share, in [0, 1].
 
     Ties at the k-th place are broken by pixel order. Do two maps agree on what matters most?
-    Used from notebook 03 on (stability, then LIME's seeds in notebook 04, the comparison in 06).
+    Used from notebook 03 on (stability, then LIME's seeds in notebook 05, the comparison in 08).
 
     Examples::
 

@@ -34,7 +34,7 @@ def _check_images(x: object) -> torch.Tensor:
 def blurred(x: torch.Tensor, sigma: float = 2.0) -> torch.Tensor:
     """A Gaussian-blurred copy of ``(N, C, H, W)`` images: a less out-of-distribution substrate than black.
 
-    ``sigma``: the blur's standard deviation in pixels (positive). Used in notebook 07 as the second substrate.
+    ``sigma``: the blur's standard deviation in pixels (positive). Used in notebook 08 as the second substrate.
 
     Examples::
 
@@ -138,7 +138,7 @@ def noisy_linear_imputation(
     pixels only. Kept pixels are returned unchanged. A removed region that touches no kept
     pixel (the whole image, say) has nothing to interpolate from, and gets 0 plus the noise.
 
-    Used as the third substrate of notebook 07's deletion tests, through
+    Used as the third substrate of notebook 08's deletion tests, through
     ``perturbation_curve(..., substrate="road")``.
 
     Args:

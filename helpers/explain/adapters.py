@@ -21,7 +21,7 @@ def to_model_input(
     averaged; LIME's grey-to-RGB copies one channel three times), ``(n, H, W, 1)`` as SHAP's
     image maskers send it, ``(n, H, W)``, ``(n, 1, H, W)``, or ``(n, H * W)`` flattened.
     Tables (``image_shape=None``): ``(n, F)``, passed through. What :func:`numpy_predictor`
-    does to each batch LIME or Kernel SHAP sends (notebook 04).
+    does to each batch LIME or Kernel SHAP sends (notebook 05).
 
     Examples::
 
@@ -76,7 +76,7 @@ def numpy_predictor(
 ) -> Callable[[np.ndarray], np.ndarray]:
     """A function ``f(batch) -> (n, classes)`` float64 array, for LIME's ``classifier_fn`` or SHAP.
 
-    Derived in notebook 04, section "LIME from scratch". The batch may come in any
+    Derived in notebook 05, section "LIME from scratch". The batch may come in any
     layout :func:`to_model_input` accepts. The model runs under ``torch.no_grad()`` in eval mode
     (each submodule's mode restored), ``batch_size`` inputs at a time (LIME's own default of 10
     is slow). ``score`` is ``"logit"`` or ``"probability"`` (softmax, LIME's own convention).

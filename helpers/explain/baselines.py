@@ -43,7 +43,7 @@ def make_baseline(
     share out the whole score. Every reference also hides something: a pixel equal to the
     reference's gets no attribution, whatever its role (Sturmfels, Lundberg & Lee, 2020,
     "Visualizing the Impact of Feature Attribution Baselines", Distill). Compare a few.
-    Used in notebook 03 (the baseline gallery) and notebook 05 (SHAP's background).
+    Used in notebook 03 (the baseline gallery) and notebook 06 (SHAP's background).
 
     Args:
         x: the float batch ``(N, ...)`` to be explained.

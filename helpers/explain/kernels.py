@@ -32,7 +32,7 @@ def shapley_kernel(features: int, size: int) -> float:
     largest for the smallest and largest coalitions, which say most about a single feature,
     and symmetric in ``s <-> M - s``. The empty and the full coalition get ``math.inf``:
     KernelSHAP does not weight them, it enforces them exactly (the attributions sum to
-    f(x) - E[f], and nothing is attributed when every feature is off). Used in notebook 05
+    f(x) - E[f], and nothing is attributed when every feature is off). Used in notebook 06
     (KernelSHAP is LIME with the Shapley kernel).
 
     ``shap.KernelExplainer`` uses these weights up to a constant factor: it normalises the
@@ -71,7 +71,7 @@ def lime_kernel(features: int, size: int, *, width: float = 0.25) -> float:
     superpixels are on, not which, nor on the fill colour. The empty coalition is at ``d = 1``
     (scikit-learn's cosine similarity of a zero vector is 0). Tables (``lime_tabular``) weight
     differently: Euclidean distance on standardised values, width ``0.75 * sqrt(F)``.
-    Used in notebook 05 (KernelSHAP is LIME with the Shapley kernel).
+    Used in notebook 06 (KernelSHAP is LIME with the Shapley kernel).
 
     Args:
         features: M, the number of superpixels, at least 1. Python or NumPy int.

@@ -39,7 +39,7 @@ class QuietLimeImageExplainer(lime_image.LimeImageExplainer):
 
     The same random draws and the same images as the original, so the same explanation. In
     Jupyter the original's progress bar is a widget: hundreds of explanations would send
-    thousands of widget messages and fill the notebook with bars. Used in notebook 04, section
+    thousands of widget messages and fill the notebook with bars. Used in notebook 05, section
     "LIME from scratch", and by :func:`lime_map`.
 
     Examples::
@@ -101,8 +101,8 @@ def lime_map(
 ) -> LimeResult:
     """Explain each input of a batch with LIME: images on superpixels, tables per feature.
 
-    Derived in notebook 04 (images; a from-scratch LIME beside the ``lime`` package) and
-    notebook 08 (tables).
+    Derived in notebook 05 (images; a from-scratch LIME beside the ``lime`` package) and
+    notebook 09 (tables).
 
     Args:
         model: classifier returning logits ``(N, classes)``; run in eval mode, restored.

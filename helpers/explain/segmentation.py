@@ -11,7 +11,7 @@ def grid_segments(height: int = 28, width: int = 28, patch: int = 4) -> np.ndarr
     """A ``(height, width)`` int array labelling square ``patch x patch`` cells 0, 1, 2, ... row by row.
 
     Every pixel belongs to exactly one segment; on 28 x 28 with ``patch=4`` there are 49.
-    Edge cells are smaller when ``patch`` does not divide the size. Used in notebook 04.
+    Edge cells are smaller when ``patch`` does not divide the size. Used in notebook 05.
 
     Examples::
 
@@ -35,7 +35,7 @@ class GridSegmentation:
     """LIME's ``segmentation_fn``: ``GridSegmentation(patch)(image)`` labels the image's grid cells.
 
     Accepts ``(H, W)`` or ``(H, W, C)`` images; returns ``(H, W)`` int labels. Passed to ``lime_image``
-    in notebook 04 in place of quickshift, which finds only a handful of segments on a digit.
+    in notebook 05 in place of quickshift, which finds only a handful of segments on a digit.
 
     Examples::
 
@@ -60,7 +60,7 @@ def mask_segments(
 ) -> np.ndarray:
     """Images with the segments where ``keep`` is 0 replaced by ``fill``: LIME's and Kernel SHAP's perturbations.
 
-    Used in notebook 04, section "LIME from scratch".
+    Used in notebook 05, section "LIME from scratch".
 
     Args:
         image: ``(H, W)``.
@@ -100,7 +100,7 @@ def paint_segments(values: np.ndarray, segments: np.ndarray, *, per_pixel: bool 
 
     ``per_pixel=True`` divides each value by its segment's size, so that the map summed over
     a segment gives back that segment's value (and the whole map sums to ``values.sum()``).
-    Used in notebook 04 to turn LIME's superpixel weights into a map.
+    Used in notebook 05 to turn LIME's superpixel weights into a map.
 
     Examples::
 

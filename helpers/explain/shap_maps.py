@@ -69,8 +69,8 @@ def shap_map(
 ) -> ShapResult:
     """SHAP values of each input's target logit, with the input's shape.
 
-    Derived in notebook 05 (Shapley values from scratch, then the three explainers) and
-    used on a table in notebook 08.
+    Derived in notebook 06 (Shapley values from scratch, then the three explainers) and
+    used on a table in notebook 09.
 
     Args:
         model: classifier returning logits ``(N, classes)``. A copy is explained, so the
@@ -186,7 +186,7 @@ def _deep(single: nn.Module, background: torch.Tensor, rows: torch.Tensor) -> np
             "DeepExplainer's SHAP values do not add up to the model's output minus the base value. "
             "Usually the model applies an activation as a function in forward (F.relu, torch.relu): "
             "DeepExplainer only replaces the gradients of non-linearities it sees as modules. Give the "
-            "model one nn.ReLU module per use (notebook 05 shows the difference), or use method='gradient'."
+            "model one nn.ReLU module per use (notebook 06 shows the difference), or use method='gradient'."
         ) from err
 
 
