@@ -3,7 +3,8 @@
 Three rooms, each a subpackage with one module per concept:
 
 - :mod:`helpers.explain`: the methods (saliency, SmoothGrad, Gradient x Input, Integrated
-  Gradients, LIME, SHAP) and what they need (the NumPy adapter, superpixels).
+  Gradients, Grad-CAM, Guided Backprop, occlusion, LIME, SHAP) and what they need (the NumPy
+  adapter, superpixels).
 - :mod:`helpers.evaluate`: measuring explanations (similarity, cost, faithfulness and its
   substrates, model randomisation, known answers, controls).
 - :mod:`helpers.course`: data, models, figures, the explorer and the notebooks' set-up.

@@ -1,7 +1,7 @@
 """Helpers for the tests that check a function leaves the caller's model and random state alone."""
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -96,3 +96,55 @@ def cuda_forks_on_a_pretend_gpu(monkeypatch) -> list[list[int]]:
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     monkeypatch.setattr(torch.random, "fork_rng", recording_fork_rng)
     return forks
+
+
+def dropout_cnn(classes: int = 3) -> nn.Module:
+    """A small seeded CNN for ``(N, 1, 8, 8)`` images: ``nn.ReLU`` modules, Dropout (also nested), whose output
+    depends on train/eval mode. Its submodules ``"3"`` and ``"3.1"`` are named as :func:`dropout_net`'s."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return nn.Sequential(
+            nn.Conv2d(1, 4, 3, padding=1),
+            nn.ReLU(),
+            nn.Dropout(0.5),
+            nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.Dropout(0.5)),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(4 * 8 * 8, classes),
+        )
+
+
+def dropout_cnn_in(setting: str, classes: int = 3) -> nn.Module:
+    """:func:`dropout_cnn` put in one of :data:`MODE_SETTINGS` (mixed ones flip one submodule)."""
+    model = dropout_cnn(classes)
+    model.train(setting.startswith("train"))
+    if setting.endswith("one-eval"):
+        model.get_submodule("3").eval()
+    elif setting.endswith("one-train"):
+        model.get_submodule("3.1").train()
+    return model
+
+
+@contextlib.contextmanager
+def input_untouched(x: torch.Tensor) -> Iterator[None]:
+    """Assert the block leaves ``x``'s values, ``requires_grad`` and ``.grad`` (``None`` or not) as they were."""
+    values, requires_grad = x.detach().clone(), x.requires_grad
+    grad = None if x.grad is None else x.grad.clone()
+    yield
+    assert torch.equal(x.detach(), values), "x's values changed"
+    assert x.requires_grad is requires_grad, "x's requires_grad changed"
+    if grad is None:
+        assert x.grad is None, "x got a .grad"
+    else:
+        assert x.grad is not None and torch.equal(x.grad, grad), "x's .grad changed"
+
+
+def pass_sizes(model: nn.Module, run: Callable[[], object]) -> list[int]:
+    """The batch size of each forward pass of ``model`` while ``run()`` runs."""
+    sizes: list[int] = []
+    handle = model.register_forward_pre_hook(lambda _, args: sizes.append(args[0].shape[0]))
+    try:
+        run()
+    finally:
+        handle.remove()
+    return sizes

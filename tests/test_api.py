@@ -24,7 +24,18 @@ CONTAINERS = {
 }
 """Result types (named tuples, dataclasses): documented by their fields, built by the helpers that return them."""
 DOCUMENTED = sorted(set(CALLABLES) - CONTAINERS)
-EXPLAINERS = ["saliency", "smoothgrad", "gradient_x_input", "integrated_gradients", "lime_map", "shap_map"]
+EXPLAINERS = [
+    "saliency",
+    "smoothgrad",
+    "gradient_x_input",
+    "integrated_gradients",
+    "grad_cam",
+    "guided_backprop",
+    "guided_grad_cam",
+    "occlusion",
+    "lime_map",
+    "shap_map",
+]
 
 # One word for one idea: the names on the left are spelled as on the right, everywhere.
 SYNONYMS = {
