@@ -1,12 +1,16 @@
 """Rebuild the shipped weights in data/ (run: `make weights`): every model named in helpers.PRETRAINED.
 
-Trains helpers.SimpleCNN with helpers.RECIPES[name] on the 60,000 MNIST training digits (for
-"shortcut": each marked at its class's position, helpers.shortcut_mnist), prints the test accuracy
-(for "shortcut" also the share of moved-mark test digits whose prediction follows the mark) and the
-training time, and saves the state dict with its SHA-256.
+Trains each model with helpers.RECIPES[name] on the 60,000 MNIST training digits: helpers.SimpleCNN
+for "mnist" and "shortcut" (for "shortcut" each digit marked at its class's position,
+helpers.shortcut_mnist), helpers.DeeperCNN for "deeper". Prints the test accuracy (for "shortcut"
+also the share of moved-mark test digits whose prediction follows the mark) and the training time,
+and saves the state dict with its SHA-256.
+
+`python scripts/train_weights.py deeper` rebuilds only the models named.
 """
 
 import hashlib
+import sys
 import time
 
 import torch
@@ -14,12 +18,16 @@ import torch
 from helpers import PRETRAINED, RECIPES, accuracy, mnist, shortcut_mnist, train_reference_model
 
 
-def main() -> None:
-    for name, path in PRETRAINED.items():
-        print(f"training {name!r}: SimpleCNN with {RECIPES[name]} on {torch.get_num_threads()} threads", flush=True)
+def main(names: list[str]) -> None:
+    unknown = [name for name in names if name not in PRETRAINED]
+    if unknown:
+        raise SystemExit(f"unknown model {', '.join(unknown)}; the shipped models are {', '.join(PRETRAINED)}.")
+    for name in names or PRETRAINED:
+        path = PRETRAINED[name]
+        print(f"training {name!r} with {RECIPES[name]} on {torch.get_num_threads()} threads", flush=True)
         start = time.perf_counter()
         model = train_reference_model(name, progress=False)
-        print(f"  trained in {time.perf_counter() - start:.0f} s")
+        print(f"  {type(model).__name__} trained in {time.perf_counter() - start:.0f} s")
         print(f"  test accuracy, unmarked digits: {accuracy(model, mnist(train=False)):.2%}")
         if name == "shortcut":
             marked, moved = shortcut_mnist(train=False), shortcut_mnist(train=False, moved=True)
@@ -35,4 +43,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -1,4 +1,4 @@
-"""helpers.course.models: the seed's architecture, training, the shipped weights, the tabular MLP."""
+"""helpers.course.models: the seed's architecture, the deeper CNN, training, the shipped weights, the tabular MLP."""
 
 import contextlib
 import copy
@@ -16,6 +16,7 @@ from helpers.course.data import DATA_DIR, breast_cancer, shortcut_mnist
 from helpers.course.models import (
     PRETRAINED,
     RECIPES,
+    DeeperCNN,
     SimpleCNN,
     TabularMLP,
     _as_tensors,
@@ -196,24 +197,27 @@ def test_predict_reads_mnist_as_one_tensor_and_returns_the_predictions_only(monk
     assert [m.training for m in model.modules()] == before
 
 
-# --- the shipped models by name: "mnist" and "shortcut" -------------------------------------------
+# --- the shipped models by name: "mnist", "shortcut" and "deeper" ---------------------------------
 
 
 def test_every_shipped_model_has_a_file_and_a_recipe():
-    assert list(PRETRAINED) == ["mnist", "shortcut"] and list(RECIPES) == list(PRETRAINED)
+    assert list(PRETRAINED) == ["mnist", "shortcut", "deeper"] and list(RECIPES) == list(PRETRAINED)
+    files = {"mnist": "simple_cnn_mnist.pt", "shortcut": "simple_cnn_shortcut.pt", "deeper": "deeper_cnn_mnist.pt"}
     for name, path in PRETRAINED.items():
-        assert path == DATA_DIR / f"simple_cnn_{name}.pt" and path.exists()
+        assert path == DATA_DIR / files[name] and path.exists()
     # as data/README.md describes them
     assert RECIPES["mnist"] == {"epochs": 4, "seed": 0, "batch_size": 64, "lr": 1e-3}
     assert RECIPES["shortcut"] == {"epochs": 2, "seed": 0, "batch_size": 64, "lr": 1e-3}
+    assert RECIPES["deeper"] == {"epochs": 4, "seed": 0, "batch_size": 64, "lr": 1e-3}
 
 
 def _shipped_state(name):
     return torch.load(PRETRAINED[name], map_location="cpu", weights_only=True)
 
 
-def _assert_state(model, state):
-    assert isinstance(model, SimpleCNN) and not model.training
+def _assert_state(model, state, architecture=SimpleCNN):
+    assert type(model) is architecture and not model.training
+    assert not any(module.training for module in model.modules())
     assert list(model.state_dict()) == list(state)
     assert all(torch.equal(value, state[key]) for key, value in model.state_dict().items())
 
@@ -224,10 +228,54 @@ def test_load_pretrained_by_default_and_by_name_mnist_is_the_mnist_file():
     _assert_state(load_pretrained("mnist"), state)
 
 
+ARCHITECTURES = {"mnist": SimpleCNN, "shortcut": SimpleCNN, "deeper": DeeperCNN}
+
+
 @pytest.mark.parametrize("as_type", [str, Path])
-@pytest.mark.parametrize("name", ["mnist", "shortcut"])
-def test_load_pretrained_from_a_path(name, as_type):
-    _assert_state(load_pretrained(as_type(PRETRAINED[name])), _shipped_state(name))
+@pytest.mark.parametrize("name", ["mnist", "shortcut", "deeper"])
+def test_load_pretrained_from_a_path_picks_the_class_from_the_keys(name, as_type):
+    _assert_state(load_pretrained(as_type(PRETRAINED[name])), _shipped_state(name), ARCHITECTURES[name])
+
+
+def test_load_pretrained_reads_a_copied_file_by_its_keys_not_its_name(tmp_path):
+    """A DeeperCNN state dict under a SimpleCNN-like name is still a DeeperCNN, and the reverse."""
+    for name, other in (("deeper", "simple_cnn_mnist.pt"), ("mnist", "deeper_cnn_mnist.pt")):
+        path = tmp_path / other
+        path.write_bytes(PRETRAINED[name].read_bytes())
+        _assert_state(load_pretrained(path), _shipped_state(name), ARCHITECTURES[name])
+
+
+NEITHER = {
+    "linear": lambda: {"weight": torch.zeros(2, 2), "bias": torch.zeros(2)},
+    "extra-key": lambda: {**_shipped_state("mnist"), "extra.weight": torch.zeros(1)},  # SimpleCNN's keys and one more
+    "missing-key": lambda: {k: v for k, v in _shipped_state("deeper").items() if k != "fc2.bias"},  # one key short
+    "empty": dict,
+}
+
+
+@pytest.mark.parametrize("state", NEITHER)
+def test_a_state_dict_of_neither_class_is_a_value_error_naming_both(tmp_path, state):
+    path = tmp_path / "other.pt"
+    torch.save(NEITHER[state](), path)
+    with pytest.raises(ValueError, match=r"other\.pt holds the keys .*neither SimpleCNN nor DeeperCNN") as caught:
+        load_pretrained(path)
+    assert "conv1.weight" in str(caught.value) and "fc2.bias" in str(caught.value)  # the keys each class expects
+
+
+def test_a_file_that_is_not_a_state_dict_is_a_value_error(tmp_path):
+    path = tmp_path / "tensor.pt"
+    torch.save(torch.zeros(3), path)
+    with pytest.raises(
+        ValueError, match=r"tensor\.pt holds a Tensor, not a state dict.*neither SimpleCNN nor DeeperCNN"
+    ):
+        load_pretrained(path)
+
+
+def test_a_state_dict_of_neither_class_does_not_touch_the_global_rngs(tmp_path):
+    path = tmp_path / "other.pt"
+    torch.save(nn.Linear(2, 2).state_dict(), path)
+    with global_rngs_untouched(), pytest.raises(ValueError):
+        load_pretrained(path)
 
 
 @pytest.fixture(scope="module")
@@ -256,26 +304,105 @@ def test_shortcut_model_reads_correctly_marked_digits(shortcut_model):
 
 
 def test_an_unknown_name_lists_the_shipped_models(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # "deeper" is read as a path: make sure no such file is here
-    with pytest.raises(FileNotFoundError, match=r"deeper.*the shipped models are 'mnist', 'shortcut'"):
-        load_pretrained("deeper")
+    monkeypatch.chdir(tmp_path)  # "resnet" is read as a path: make sure no such file is here
+    with pytest.raises(FileNotFoundError, match=r"resnet.*the shipped models are 'mnist', 'shortcut', 'deeper'"):
+        load_pretrained("resnet")
 
 
 @pytest.mark.parametrize("name", [None, 0, b"mnist", ["mnist"]])
 def test_load_pretrained_rejects_a_name_that_is_neither_a_str_nor_a_path(name):
-    with pytest.raises(TypeError, match=r"name must be one of \['mnist', 'shortcut'\] or a path"):
+    with pytest.raises(TypeError, match=r"name must be one of \['deeper', 'mnist', 'shortcut'\] or a path"):
         load_pretrained(name)
 
 
-@pytest.mark.parametrize("name", ["mnist", "shortcut"])
+@pytest.mark.parametrize("name", ["mnist", "shortcut", "deeper"])
 def test_load_pretrained_does_not_touch_the_global_rngs(name):
     with global_rngs_untouched():
         load_pretrained(name)
 
 
 def test_train_reference_model_rejects_an_unknown_name():
-    with pytest.raises(ValueError, match=r"name must be one of 'mnist', 'shortcut', got 'deeper'"):
-        train_reference_model("deeper", progress=False)
+    with pytest.raises(ValueError, match=r"name must be one of 'mnist', 'shortcut', 'deeper', got 'resnet'"):
+        train_reference_model("resnet", progress=False)
+
+
+# --- the deeper model ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def deeper_model():
+    return load_pretrained("deeper")
+
+
+def test_deeper_architecture():
+    model = DeeperCNN()
+    shapes = {name: tuple(p.shape) for name, p in model.named_parameters()}
+    assert shapes == {
+        "conv1.weight": (16, 1, 3, 3),
+        "conv1.bias": (16,),
+        "conv2.weight": (32, 16, 3, 3),
+        "conv2.bias": (32,),
+        "conv3.weight": (32, 32, 3, 3),
+        "conv3.bias": (32,),
+        "fc1.weight": (64, 32 * 7 * 7),
+        "fc1.bias": (64,),
+        "fc2.weight": (10, 64),
+        "fc2.bias": (10,),
+    }
+    relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
+    assert len(relus) == 4 and len(set(map(id, relus))) == 4 and not any(relu.inplace for relu in relus)
+    assert sum(isinstance(m, nn.MaxPool2d) for m in model.modules()) == 2
+
+
+def test_deeper_model_is_its_file_in_eval_mode(deeper_model):
+    _assert_state(deeper_model, _shipped_state("deeper"), DeeperCNN)
+    assert all(p.device.type == "cpu" for p in deeper_model.parameters())
+
+
+def test_deeper_file_is_small():
+    assert PRETRAINED["deeper"].stat().st_size <= 2 * 1024 * 1024
+
+
+def test_deeper_model_accuracy_is_at_least_99_percent(deeper_model, test_set):
+    assert accuracy(deeper_model, test_set) >= 0.99
+
+
+def test_deeper_conv3_maps_are_7_by_7(deeper_model, test_images):
+    """The coarse grid Grad-CAM works on in notebook 04."""
+    shapes = []
+    handle = deeper_model.conv3.register_forward_hook(lambda module, inputs, output: shapes.append(output.shape))
+    try:
+        with torch.no_grad():
+            assert deeper_model(test_images[:2]).shape == (2, 10)
+    finally:
+        handle.remove()
+    assert shapes == [torch.Size([2, 32, 7, 7])]
+
+
+def test_train_reference_model_builds_a_deeper_cnn_without_touching_the_global_rngs(monkeypatch):
+    """The recipe and its seeded initial weights, without the 60,000-digit training run."""
+    runs = []
+
+    def fake_train(model, dataset, **kwargs):
+        runs.append((model, len(dataset), kwargs))
+        return []
+
+    monkeypatch.setattr("helpers.course.models.train", fake_train)
+    with global_rngs_untouched():
+        model = train_reference_model("deeper", progress=False)
+    again = train_reference_model("deeper", progress=False)
+    assert type(model) is DeeperCNN and not model.training
+    (first, size, kwargs), _ = runs
+    assert first is model and size == 60_000
+    recipe = RECIPES["deeper"]
+    assert kwargs == {
+        "epochs": recipe["epochs"],
+        "seed": recipe["seed"],
+        "batch_size": recipe["batch_size"],
+        "lr": recipe["lr"],
+        "progress": False,
+    }
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True))
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers.course.data import breast_cancer
-from helpers.course.models import TabularMLP
+from helpers.course.models import TabularMLP, load_pretrained
 from helpers.explain.segmentation import grid_segments
 from helpers.explain.shap_maps import SHAP_METHODS, ShapMethod, ShapResult, shap_map
 
@@ -249,6 +249,20 @@ def test_seed_model_works_with_the_other_methods(seed_model, trained_model, imag
     a = shap_map(seed_model, images, method=method, background=background, samples=40)
     b = shap_map(trained_model, images, method=method, background=background, samples=40)
     torch.testing.assert_close(a.maps, b.maps)  # the same function, so the same maps
+
+
+def test_deep_on_the_deeper_cnn_with_max_pooling_adds_up(images, background) -> None:
+    """DeeperCNN (notebook 04) has four nn.ReLU modules and two nn.MaxPool2d: DeepExplainer has a
+    rule for both, so its additivity check passes (shap_map would raise otherwise) in float32 and float64."""
+    model = load_pretrained("deeper")
+    with torch.no_grad():
+        classes = model(images).argmax(1)
+    result = shap_map(model, images, classes, method="deep", background=background)
+    assert result.maps.shape == images.shape and result.maps.abs().sum() > 0
+    assert local_accuracy_error(model, images, classes, result).max() < 1e-4
+    model64, x, bg = copy.deepcopy(model).double(), images.double(), background.double()
+    result64 = shap_map(model64, x, classes, method="deep", background=bg)
+    assert local_accuracy_error(model64, x, classes, result64).max() < 1e-9
 
 
 # ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Course: what the notebooks need around the methods.
 
 - :mod:`~helpers.course.data`: offline MNIST from ``data/``; the breast-cancer table from scikit-learn.
-- :mod:`~helpers.course.models`: ``SimpleCNN``, ``TabularMLP``, training, the shipped weights.
+- :mod:`~helpers.course.models`: ``SimpleCNN``, ``DeeperCNN``, ``TabularMLP``, training, the shipped weights.
 - :mod:`~helpers.course.plotting`: original | map | overlay figures, grids and feature bars.
 - :mod:`~helpers.course.widgets`: the interactive explorer.
 - :mod:`~helpers.course.environment`: the set-up cell every notebook starts with.
@@ -23,6 +23,7 @@ from helpers.course.environment import environment_problems, setup
 from helpers.course.models import (
     PRETRAINED,
     RECIPES,
+    DeeperCNN,
     SimpleCNN,
     TabularMLP,
     accuracy,
@@ -54,6 +55,7 @@ __all__ = [
     "RECIPES",
     "REDUCTION_LABELS",
     "SIGNED_CMAP",
+    "DeeperCNN",
     "Explorer",
     "ExplorerMethod",
     "ShortcutMNIST",

@@ -1,4 +1,4 @@
-"""The course's small CNN (the classic one-conv MNIST example), a tabular MLP, training, and the shipped weights."""
+"""The course's small CNN (the classic one-conv MNIST example), a deeper CNN, a tabular MLP, training, and the shipped weights."""
 
 from __future__ import annotations
 
@@ -19,17 +19,21 @@ from helpers.course.data import DATA_DIR, mnist, shortcut_mnist
 PRETRAINED: dict[str, Path] = {
     "mnist": DATA_DIR / "simple_cnn_mnist.pt",
     "shortcut": DATA_DIR / "simple_cnn_shortcut.pt",
+    "deeper": DATA_DIR / "deeper_cnn_mnist.pt",
 }
-"""The shipped :class:`SimpleCNN` weights by name: ``"mnist"``, trained on the MNIST training digits
-(the model of every image notebook), and ``"shortcut"``, trained on digits that carry a mark naming
-their class (:func:`helpers.shortcut_mnist`), so that it reads the mark. Made by :func:`train_reference_model`."""
+"""The shipped weights by name: two of :class:`SimpleCNN`, ``"mnist"``, trained on the MNIST training
+digits (the model of every image notebook), and ``"shortcut"``, trained on digits that carry a mark
+naming their class (:func:`helpers.shortcut_mnist`), so that it reads the mark; and ``"deeper"``, a
+:class:`DeeperCNN` trained on the MNIST training digits (notebook 04: Grad-CAM, Guided Backprop,
+occlusion, cascading randomisation). Made by :func:`train_reference_model`."""
 
 RECIPES: dict[str, dict[str, int | float]] = {
     "mnist": {"epochs": 4, "seed": 0, "batch_size": 64, "lr": 1e-3},
     "shortcut": {"epochs": 2, "seed": 0, "batch_size": 64, "lr": 1e-3},
+    "deeper": {"epochs": 4, "seed": 0, "batch_size": 64, "lr": 1e-3},
 }
 """How each shipped model was trained (Adam, cross-entropy, on the 60,000 training digits: plain for
-``"mnist"``, every one marked at its own class's position for ``"shortcut"``)."""
+``"mnist"`` and ``"deeper"``, every one marked at its own class's position for ``"shortcut"``)."""
 
 
 class SimpleCNN(nn.Module):
@@ -64,6 +68,54 @@ class SimpleCNN(nn.Module):
         x = self.relu(self.conv1(x))
         x = x.flatten(1)
         return self.fc1(x)
+
+
+class DeeperCNN(nn.Module):
+    """A deeper MNIST classifier: three 3x3 convolutions with pooling, then two linear layers.
+
+    conv1 (1 -> 16 channels, 28x28), ReLU, 2x2 max-pool; conv2 (16 -> 32, 14x14), ReLU, 2x2
+    max-pool; conv3 (32 -> 32, 7x7), ReLU; flatten; fc1 (1,568 -> 64), ReLU; fc2 (64 -> 10 logits).
+    Input ``(N, 1, 28, 28)``, output logits ``(N, 10)``. Every convolution keeps its input's
+    size (padding 1), so ``conv3``'s 7x7 maps are the coarse grid Grad-CAM works on.
+
+    Each activation is its own ``nn.ReLU`` module (``relu1`` to ``relu4``), used once: SHAP's
+    DeepExplainer and Guided Backprop can only change a ReLU's backward rule through a module
+    (see :class:`SimpleCNN`). Used from notebook 04 on (Grad-CAM, Guided Backprop, occlusion and
+    Adebayo et al.'s cascading randomisation), where one convolution is too shallow.
+
+    Examples::
+
+        >>> import torch
+        >>> from helpers import DeeperCNN
+        >>> DeeperCNN()(torch.zeros(2, 1, 28, 28)).shape
+        torch.Size([2, 10])
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 3, padding=1)
+        self.relu1 = nn.ReLU()
+        self.pool1 = nn.MaxPool2d(2)
+        self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
+        self.relu2 = nn.ReLU()
+        self.pool2 = nn.MaxPool2d(2)
+        self.conv3 = nn.Conv2d(32, 32, 3, padding=1)
+        self.relu3 = nn.ReLU()
+        self.fc1 = nn.Linear(32 * 7 * 7, 64)
+        self.relu4 = nn.ReLU()
+        self.fc2 = nn.Linear(64, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, 1, 28, 28)`` images in [0, 1] to ``(N, 10)`` logits."""
+        x = self.pool1(self.relu1(self.conv1(x)))
+        x = self.pool2(self.relu2(self.conv2(x)))
+        x = self.relu3(self.conv3(x))
+        x = self.relu4(self.fc1(x.flatten(1)))
+        return self.fc2(x)
+
+
+_ARCHITECTURES: tuple[type[SimpleCNN], type[DeeperCNN]] = (SimpleCNN, DeeperCNN)
+"""The classes :func:`load_pretrained` can build from a state dict, told apart by their parameter names."""
 
 
 class TabularMLP(nn.Module):
@@ -246,23 +298,49 @@ def accuracy(model: nn.Module, dataset: Dataset, *, batch_size: int = BATCH_SIZE
     return (batched_logits(model, images, batch_size).argmax(dim=1) == labels).float().mean().item()
 
 
-def load_pretrained(name: str | Path = "mnist") -> SimpleCNN:
-    """A shipped, trained :class:`SimpleCNN`, in eval mode: ``"mnist"`` (test accuracy at least 97.5 %)
-    or ``"shortcut"`` (it reads a planted mark; see :data:`PRETRAINED`), or the state dict at a path.
+def _architecture(state: object, path: Path) -> type[SimpleCNN] | type[DeeperCNN]:
+    """The class whose parameter names are exactly ``state``'s keys; ``ValueError`` if neither's are."""
+    with torch.device("meta"):  # no weights drawn: the caller's RNG is spared
+        keys = {architecture: list(architecture().state_dict()) for architecture in _ARCHITECTURES}
+    if isinstance(state, dict):
+        for architecture, names in keys.items():
+            if set(state) == set(names):
+                return architecture
+        found = f"the keys {sorted(map(str, state))}"
+    else:
+        found = f"a {type(state).__name__}, not a state dict"
+    expected = " or ".join(f"{architecture.__name__}'s {names}" for architecture, names in keys.items())
+    raise ValueError(
+        f"{path.name} holds {found}: the state dict of neither SimpleCNN nor DeeperCNN (expected {expected})."
+    )
+
+
+def load_pretrained(name: str | Path = "mnist") -> SimpleCNN | DeeperCNN:
+    """A shipped, trained model in eval mode, or the state dict at a path.
+
+    By name (see :data:`PRETRAINED`): ``"mnist"``, a :class:`SimpleCNN` (test accuracy at least
+    97.5 %); ``"shortcut"``, the same network trained to read a planted mark; ``"deeper"``, a
+    :class:`DeeperCNN` (test accuracy at least 99.0 %). A path loads a state dict of either class,
+    picked by the file's keys (each class's parameter names); a file whose keys match neither is
+    a ``ValueError`` listing both classes' keys.
 
     The file holds a plain state dict and is read with ``weights_only=True``, which
     refuses to unpickle anything but tensors. The global random state is not touched.
     ``"mnist"`` is the model every image notebook explains, from notebook 01 on; ``"shortcut"``
-    is the model of notebook 06 (the known answer).
+    is the model of notebook 06 (the known answer); ``"deeper"`` is the model of notebook 04
+    (Grad-CAM, Guided Backprop, occlusion and cascading randomisation).
 
     Examples::
 
         >>> from helpers import load_pretrained
         >>> model = load_pretrained()
-        >>> model.training, sum(p.numel() for p in model.parameters())
-        (False, 108330)
+        >>> type(model).__name__, model.training, sum(p.numel() for p in model.parameters())
+        ('SimpleCNN', False, 108330)
         >>> load_pretrained("shortcut").training
         False
+        >>> deeper = load_pretrained("deeper")
+        >>> type(deeper).__name__, deeper.training, sum(p.numel() for p in deeper.parameters())
+        ('DeeperCNN', False, 115114)
     """
     if isinstance(name, str) and name in PRETRAINED:
         path = PRETRAINED[name]
@@ -278,24 +356,31 @@ def load_pretrained(name: str | Path = "mnist") -> SimpleCNN:
             f"trained weights {path.name} not found in {path.parent}{known}. Restore them with "
             f"`git checkout -- data/{path.name}` or rebuild them with `make weights`."
         )
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    architecture = _architecture(state, path)
     with torch.device("meta"):  # no initial weights drawn (they would be overwritten): the caller's RNG is spared
-        model = SimpleCNN()
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), assign=True)
+        model = architecture()
+    model.load_state_dict(state, assign=True)
     return model.eval()
 
 
-def train_reference_model(name: str = "mnist", *, progress: bool = True) -> SimpleCNN:
+def train_reference_model(name: str = "mnist", *, progress: bool = True) -> SimpleCNN | DeeperCNN:
     """Rebuild a shipped model: :data:`RECIPES` ``[name]`` on its 60,000 training digits.
 
-    Returns the trained model in eval mode. Bit-identical to the shipped file only on
+    ``"mnist"`` and ``"shortcut"`` build a :class:`SimpleCNN`, ``"deeper"`` a :class:`DeeperCNN`;
+    the initial weights are drawn from the recipe's seed without touching the caller's random
+    state. Returns the trained model in eval mode. Bit-identical to the shipped file only on
     the same thread count and CPU kernels; its test accuracy matches to about 0.1 %.
-    ``make weights`` runs it for every name (about 20 s each on 2 cores). In notebook 02 the
-    same network is trained for one epoch, then replaced by the shipped weights this function made.
+    ``make weights`` runs it for every name (on 2 cores about 20 s for each SimpleCNN and
+    about 45 s for the DeeperCNN). In notebook 02 the SimpleCNN is trained for one epoch, then
+    replaced by the shipped weights this function made; notebook 04 loads the DeeperCNN's.
 
     Examples::
 
         >>> from helpers import RECIPES, train_reference_model
         >>> RECIPES["mnist"]  # what it trains with (Adam); train_reference_model() itself takes about 20 s
+        {'epochs': 4, 'seed': 0, 'batch_size': 64, 'lr': 0.001}
+        >>> RECIPES["deeper"]
         {'epochs': 4, 'seed': 0, 'batch_size': 64, 'lr': 0.001}
     """
     if name not in RECIPES:
@@ -307,7 +392,7 @@ def train_reference_model(name: str = "mnist", *, progress: bool = True) -> Simp
     else:
         dataset = mnist(train=True)
     with forked_global_rng(int(recipe["seed"])):  # seed the initial weights, not the caller's RNG
-        model = SimpleCNN()
+        model: SimpleCNN | DeeperCNN = DeeperCNN() if name == "deeper" else SimpleCNN()
     train(
         model,
         dataset,
