@@ -116,18 +116,18 @@ def blocks(coarse: list[list[float]]) -> torch.Tensor:
 def test_agrees_with_captum_on_the_simple_cnn(trained_model, digits, target, relu) -> None:
     classes = predicted(trained_model, digits) if target is None else target
     expected = captum_grad_cam(trained_model, trained_model.conv1, digits, classes, relu)
-    assert_equal_to(grad_cam(trained_model, digits, target, relu=relu), expected)
+    assert_equal_to(grad_cam(trained_model, digits, target, layer=trained_model.conv1, relu=relu), expected)
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=["none", "int", "list"])
 @pytest.mark.parametrize("relu", [True, False])
 def test_agrees_with_captum_on_the_deeper_cnn(deeper, digits, target, relu) -> None:
     classes = predicted(deeper, digits) if target is None else target
-    expected = captum_grad_cam(deeper, deeper.conv3, digits, classes, relu)
+    expected = captum_grad_cam(deeper, deeper.relu3, digits, classes, relu)
     assert_equal_to(grad_cam(deeper, digits, target, relu=relu), expected)
 
 
-@pytest.mark.parametrize("name", ["conv2", "relu2", "pool2", "relu3"])
+@pytest.mark.parametrize("name", ["conv2", "relu2", "pool2", "conv3"])
 def test_agrees_with_captum_at_other_layers(deeper, digits, name) -> None:
     layer = deeper.get_submodule(name)
     expected = captum_grad_cam(deeper, layer, digits, 5, relu=False)
@@ -202,11 +202,17 @@ def test_a_layer_the_score_does_not_depend_on_gives_zeros() -> None:
 # ---------------------------------------------------------------------------
 
 
-def test_default_layer_is_the_last_conv2d(trained_model, deeper, digits) -> None:
-    assert torch.equal(grad_cam(deeper, digits, 1), grad_cam(deeper, digits, 1, layer=deeper.conv3))
-    assert torch.equal(
-        grad_cam(trained_model, digits, 1), grad_cam(trained_model, digits, 1, layer=trained_model.conv1)
-    )
+def test_default_layer_is_the_last_convolutions_relu(trained_model, deeper, digits) -> None:
+    assert torch.equal(grad_cam(deeper, digits, 1), grad_cam(deeper, digits, 1, layer=deeper.relu3))
+    assert torch.equal(grad_cam(trained_model, digits, 1), grad_cam(trained_model, digits, 1, layer=trained_model.relu))
+    assert not torch.equal(grad_cam(deeper, digits, 1), grad_cam(deeper, digits, 1, layer=deeper.conv3))
+
+
+def test_default_layer_is_the_convolution_when_no_relu_follows_before_another_layer() -> None:
+    conv, later_relu = nn.Conv2d(1, 2, 3, padding=1), nn.ReLU()
+    model = seeded(lambda: nn.Sequential(conv, nn.Flatten(), nn.Linear(32, 4), later_relu, nn.Linear(4, 3)))
+    x = torch.rand(2, 1, 4, 4, generator=torch.Generator().manual_seed(0)) - 0.5
+    assert torch.equal(grad_cam(model, x, 2, relu=False), grad_cam(model, x, 2, layer=conv, relu=False))
 
 
 def test_default_layer_follows_modules_order_into_nested_blocks() -> None:
@@ -473,6 +479,6 @@ def test_f_interpolate_is_the_upsampling_used(deeper, digits) -> None:
     from captum.attr import LayerGradCam
 
     # The documented formula, spelled out: F.interpolate(map, (H, W), mode="bilinear"), align_corners=False.
-    coarse = captum(LayerGradCam(deeper, deeper.conv3).attribute, digits.clone(), target=2, relu_attributions=True)
+    coarse = captum(LayerGradCam(deeper, deeper.relu3).attribute, digits.clone(), target=2, relu_attributions=True)
     expected = F.interpolate(coarse, (28, 28), mode="bilinear", align_corners=False)
     assert_equal_to(grad_cam(deeper, digits, 2), expected)

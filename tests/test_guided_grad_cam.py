@@ -76,14 +76,14 @@ def predicted(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 def test_agrees_with_captum_on_the_simple_cnn(trained_model, digits, target) -> None:
     classes = predicted(trained_model, digits) if target is None else target
     expected = captum_guided_grad_cam(trained_model, trained_model.conv1, digits, classes)
-    assert_equal_to(guided_grad_cam(trained_model, digits, target), expected)
+    assert_equal_to(guided_grad_cam(trained_model, digits, target, layer=trained_model.conv1), expected)
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=["none", "int", "list"])
 def test_agrees_with_captum_on_the_deeper_cnn(deeper, digits, target) -> None:
     classes = predicted(deeper, digits) if target is None else target
     assert_equal_to(
-        guided_grad_cam(deeper, digits, target), captum_guided_grad_cam(deeper, deeper.conv3, digits, classes)
+        guided_grad_cam(deeper, digits, target), captum_guided_grad_cam(deeper, deeper.relu3, digits, classes)
     )
 
 
@@ -106,7 +106,7 @@ def test_upsamples_the_rectified_map_by_nearest_neighbour(deeper, digits) -> Non
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        coarse = LayerGradCam(deeper, deeper.conv3).attribute(digits.clone(), target=1).detach()
+        coarse = LayerGradCam(deeper, deeper.relu3).attribute(digits.clone(), target=1).detach()
     guided = guided_backprop(deeper, digits, 1)
     nearest = guided * F.interpolate(F.relu(coarse), (28, 28), mode="nearest")
     assert_equal_to(guided_grad_cam(deeper, digits, 1), nearest)
@@ -124,7 +124,7 @@ def test_a_functional_relu_is_refused() -> None:
 
     model = seeded(Functional)
     with pytest.raises(ValueError, match=r"outside any nn\.ReLU module.*one nn\.ReLU module per activation"):
-        guided_grad_cam(model, torch.rand(2, 1, 8, 8))
+        guided_grad_cam(model, torch.rand(2, 1, 8, 8), layer=model.conv)
     assert_no_hooks(model)
 
 

@@ -24,15 +24,26 @@ def check_images(x: object, name: str = "x", *, why: str) -> torch.Tensor:
 
 
 def resolve_layer(model: nn.Module, layer: object) -> nn.Module:
-    """``layer`` if it is one of ``model``'s own modules; ``None`` picks the last ``nn.Conv2d`` in ``model.modules()`` order."""
+    """``layer`` if it is one of ``model``'s own modules; ``None`` picks the last convolution's rectified output.
+
+    That is the first ``nn.ReLU`` after the last ``nn.Conv2d`` in ``model.modules()`` order, if
+    one comes before any other module with parameters, and the ``nn.Conv2d`` itself otherwise.
+    """
     if layer is None:
-        convolutions = [module for module in model.modules() if isinstance(module, nn.Conv2d)]
+        modules = list(model.modules())
+        convolutions = [index for index, module in enumerate(modules) if isinstance(module, nn.Conv2d)]
         if not convolutions:
             raise ValueError(
                 "the model has no nn.Conv2d layer for Grad-CAM to default to; pass layer=, the module "
                 "(inside the model) whose (N, C, h, w) output is weighed, e.g. layer=model.features[-1]."
             )
-        return convolutions[-1]
+        last = convolutions[-1]
+        for module in modules[last + 1 :]:
+            if isinstance(module, nn.ReLU):
+                return module
+            if next(module.parameters(recurse=False), None) is not None:
+                break
+        return modules[last]
     if not isinstance(layer, nn.Module):
         raise TypeError(f"layer must be an nn.Module inside the model (e.g. model.conv3), got {type(layer).__name__}.")
     if not any(module is layer for module in model.modules()):
@@ -142,10 +153,12 @@ def grad_cam(
         model, target: as in :func:`helpers.saliency`.
         x: image batch ``(N, C, H, W)``; neither its values nor its ``requires_grad`` change.
         layer: the module (inside ``model``, called once per forward pass) whose output ``(N, K, h, w)``
-            is weighed. ``None``: the **last** ``nn.Conv2d`` in ``model.modules()`` order (its output
-            before any activation; pass the ReLU after it for the rectified maps). For
-            :class:`helpers.DeeperCNN` that is ``conv3`` (7 x 7 maps), for
-            :class:`helpers.SimpleCNN` ``conv1`` (26 x 26).
+            is weighed. ``None``: the **rectified** output of the last ``nn.Conv2d`` in ``model.modules()``
+            order, as in the paper (its ``A^k`` are the last convolution's activations after their ReLU):
+            the first ``nn.ReLU`` after that convolution, if one comes before any other layer with
+            parameters, else the convolution itself. For :class:`helpers.DeeperCNN` that is ``relu3``
+            (7 x 7 maps), for :class:`helpers.SimpleCNN` ``relu`` (26 x 26). Pass ``model.conv3`` for
+            the maps before the ReLU, which can be negative (notebook 04 compares the two).
         relu: keep only the positive evidence (``True``, the paper's map), or return the signed map.
         batch_size: inputs per forward and backward pass.
 

@@ -35,7 +35,7 @@ def guided_grad_cam(
         model, target: as in :func:`helpers.saliency`; ``target=None`` explains each input's predicted
             class. ``model`` must use ``nn.ReLU`` modules (see :func:`helpers.guided_backprop`).
         x: image batch ``(N, C, H, W)``; not modified.
-        layer: as in :func:`helpers.grad_cam` (``None``: the last ``nn.Conv2d``).
+        layer: as in :func:`helpers.grad_cam` (``None``: the last convolution's ReLU).
         batch_size: inputs per forward and backward pass.
 
     Returns:
