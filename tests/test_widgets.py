@@ -6,6 +6,7 @@ the explorer asks for and can be held mid-computation with a ``threading.Event``
 """
 
 import copy
+import html
 import threading
 
 import matplotlib
@@ -18,9 +19,11 @@ import torch
 from PIL import Image
 from torch import nn
 
+from helpers import grad_cam, guided_backprop, load_pretrained, occlusion, saliency
 from helpers._running import evaluation_mode
 from helpers.course import widgets
-from helpers.course.widgets import EXPLORER_METHODS, PREDICTED, Explorer, ExplorerMethod, explorer
+from helpers.course.widgets import DEFAULT_METHODS, EXPLORER_METHODS, PREDICTED, Explorer, ExplorerMethod, explorer
+from helpers.explain._gradient import Reduce
 
 from side_effects import MODE_SETTINGS, assert_model_untouched, dropout_net_in, modes, snapshot
 
@@ -235,6 +238,138 @@ def test_returning_to_a_setting_reuses_the_map_and_the_picture(quick_png, monkey
 
 
 # ---------------------------------------------------------------------------
+# notebook 04's methods: Grad-CAM, Guided Backprop, occlusion
+# ---------------------------------------------------------------------------
+
+NOTEBOOK_04_METHODS = ["Grad-CAM", "Guided Backprop", "occlusion"]
+REDUCES: tuple[Reduce, ...] = ("abs", "signed", "square")
+
+
+def helper_maps(name: str, model: nn.Module, image: torch.Tensor, target: int) -> dict[str, torch.Tensor]:
+    """The maps the explorer should show, by reduction: the helper called directly, then reduced."""
+    if name == "Grad-CAM":  # non-negative by default: "signed" is the map without the ReLU; |map| is the map
+        cam = grad_cam(model, image, target)
+        return {"abs": cam, "square": cam.square(), "signed": grad_cam(model, image, target, relu=False)}
+    signed = guided_backprop(model, image, target) if name == "Guided Backprop" else occlusion(model, image, target)
+    return {"abs": signed.abs(), "square": signed.square(), "signed": signed}
+
+
+@pytest.fixture(scope="module")
+def deeper_model():
+    return load_pretrained("deeper")
+
+
+def test_the_default_menu_is_unchanged_and_the_new_methods_are_offered_on_request(quick_png, trained_model, small_set):
+    assert list(explorer(trained_model, small_set).method.options) == list(DEFAULT_METHODS)
+    assert list(DEFAULT_METHODS) == ["saliency", "SmoothGrad", "Integrated Gradients", "LIME", "SHAP"]
+    assert set(NOTEBOOK_04_METHODS) <= set(EXPLORER_METHODS) and not set(NOTEBOOK_04_METHODS) & set(DEFAULT_METHODS)
+    assert not any(EXPLORER_METHODS[name].slow for name in NOTEBOOK_04_METHODS), "each takes well under a second"
+    e = explorer(trained_model, small_set, methods=NOTEBOOK_04_METHODS)
+    assert list(e.method.options) == NOTEBOOK_04_METHODS
+
+
+@pytest.fixture(scope="module", params=["SimpleCNN", "DeeperCNN"])
+def course_model(request, trained_model, deeper_model):
+    """Each course model in turn: load_pretrained() and load_pretrained("deeper")."""
+    return trained_model if request.param == "SimpleCNN" else deeper_model
+
+
+@pytest.mark.parametrize("name", NOTEBOOK_04_METHODS)
+def test_each_new_entry_is_the_helpers_map_of_the_chosen_class_for_each_reduction(course_model, small_set, name):
+    image = small_set[4][0][None]
+    with torch.no_grad():
+        target = (int(course_model(image).argmax()) + 1) % 10  # a class other than the predicted one
+    expected = helper_maps(name, course_model, image, target)
+    maps = {}
+    for reduce in REDUCES:
+        maps[reduce] = EXPLORER_METHODS[name].explain(course_model, image, target, reduce, image)
+        assert maps[reduce].shape == (1, 1, 28, 28)
+        assert torch.equal(maps[reduce], expected[reduce]), reduce
+    assert maps["abs"].min() >= 0 and maps["square"].min() >= 0
+    assert torch.allclose(maps["square"], maps["abs"].square())
+    if name != "Grad-CAM":
+        assert torch.equal(maps["abs"], maps["signed"].abs())
+    assert maps["signed"].abs().max() > 0, f"{name}'s map is empty"
+
+
+def test_the_explorer_draws_the_new_methods_maps(quick_png, course_model, small_set):
+    eval_copy = copy.deepcopy(course_model).eval()
+    e = explorer(course_model, small_set, methods=NOTEBOOK_04_METHODS)
+    image = small_set[0][0][None]
+    with torch.no_grad():
+        predicted = int(eval_copy(image).argmax())
+    e.reduce.value = "signed"  # Grad-CAM drawn twice: its |map| at once, then the signed one
+    for name in NOTEBOOK_04_METHODS:
+        e.method.value = name
+        assert "failed" not in e.status.value and f"{name}, image 0" in e.status.value, e.status.value
+        assert title(e).endswith(f": {name} for class {predicted}")
+        expected = helper_maps(name, eval_copy, image, predicted)
+        shown_reduces: tuple[Reduce, ...] = ("abs", "signed") if name == "Grad-CAM" else ("signed",)
+        for reduce in shown_reduces:
+            assert torch.equal(e._cache[(0, PREDICTED, name, reduce)], expected[reduce]), (name, reduce)
+    assert not any(modes(e.model))
+
+
+class FunctionalReluCNN(nn.Module):
+    """A convolution with an nn.ReLU module, then a hidden layer rectified by F.relu: Guided Backprop refuses it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv, self.relu = nn.Conv2d(1, 4, 3), nn.ReLU()
+        self.fc1, self.fc2 = nn.Linear(4 * 26 * 26, 16), nn.Linear(16, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(torch.nn.functional.relu(self.fc1(self.relu(self.conv(x)).flatten(1))))
+
+
+def mlp() -> nn.Module:
+    """A classifier without any nn.Conv2d: Grad-CAM has no layer to default to."""
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 16), nn.ReLU(), nn.Linear(16, 10))
+
+
+@pytest.mark.parametrize(
+    "make_model, failing, message",
+    [
+        (FunctionalReluCNN, "Guided Backprop", "applies a ReLU as a function"),
+        (mlp, "Grad-CAM", "has no nn.Conv2d layer"),
+    ],
+    ids=["guided-backprop-F.relu", "grad-cam-no-conv"],
+)
+@pytest.mark.parametrize("first", [True, False], ids=["shown-first", "chosen-later"])
+def test_a_method_the_model_cannot_run_shows_the_helpers_error(
+    quick_png, small_set, make_model, failing, message, first
+):
+    model = make_model()
+    image = small_set[0][0][None]
+    with pytest.raises(ValueError, match=message) as direct:  # the helper's own error, shown in the widget
+        EXPLORER_METHODS[failing].explain(copy.deepcopy(model).eval(), image, 0, "abs", image)
+    others = ["saliency", *(name for name in NOTEBOOK_04_METHODS if name != failing)]
+    e = explorer(model, small_set, methods=[failing, *others] if first else [*others, failing])  # does not raise
+    before = shown(e)
+    if first:
+        assert before == b"", "nothing to show yet"
+    else:
+        assert before.startswith(PNG)
+        e.method.value = failing
+    assert e.status.value.startswith(f"<b>{failing} failed:</b> ValueError: ")
+    assert html.escape(str(direct.value)) in e.status.value, "the helper's whole message"
+    assert e.progress.layout.visibility == "hidden"
+    assert shown(e) == before, "the last picture stays"
+    for name in others:  # every other method still runs on this model
+        e.method.value = name
+        assert "failed" not in e.status.value and f"{name}, image 0" in e.status.value, e.status.value
+        assert shown(e).startswith(PNG)
+    assert torch.equal(
+        e._cache[(0, PREDICTED, "saliency", "abs")], saliency(copy.deepcopy(model).eval(), image, reduce="abs")
+    )
+    e.method.value = failing
+    e.index.value = 1
+    assert e.status.value.startswith(f"<b>{failing} failed:</b>"), "tried again for the new image, refused again"
+
+
+# ---------------------------------------------------------------------------
 # background computations: stale results, errors
 # ---------------------------------------------------------------------------
 
@@ -378,8 +513,9 @@ def test_all_methods_leave_the_model_and_the_dataset_alone(quick_png, trained_mo
     params, modes_before = snapshot(model), modes(model)
     dataset = [(x.clone(), y) for x, y in small_set[:6]]
     originals = [x.clone() for x, _ in dataset]
-    e = explorer(model, dataset, background=torch.stack(originals[:4]))  # type: ignore[arg-type]
-    for method in ["SmoothGrad", "Integrated Gradients", "LIME", "SHAP"]:
+    e = explorer(model, dataset, methods=list(EXPLORER_METHODS), background=torch.stack(originals[:4]))  # type: ignore[arg-type]
+    assert e.method.value == "saliency"
+    for method in [name for name in EXPLORER_METHODS if name != "saliency"]:
         e.method.value = method
         e.wait()
         assert method in e.status.value and "failed" not in e.status.value
@@ -506,15 +642,16 @@ def test_rejects_a_model_that_is_not_a_module(small_set):
         ("saliency", TypeError),
         ([], TypeError),
         ((m for m in ["saliency"]), TypeError),
-        (["saliency", "Grad-CAM"], ValueError),
+        (["saliency", "DeepLIFT"], ValueError),
     ],
     ids=["string", "empty", "generator", "unknown-name"],
 )
 def test_rejects_bad_methods_naming_the_valid_ones(trained_model, small_set, methods, error):
     with pytest.raises(error, match="Integrated Gradients") as info:
         explorer(trained_model, small_set, methods=methods)
+    assert all(name in str(info.value) for name in EXPLORER_METHODS)
     if error is ValueError:
-        assert "Grad-CAM" in str(info.value)
+        assert "DeepLIFT" in str(info.value)
 
 
 @pytest.mark.parametrize(
