@@ -272,11 +272,13 @@ def test_result_has_the_inputs_dtype(dtype):
     assert torch.equal(out[~masks], x[~masks])
 
 
-def test_float64_result_agrees_with_float32():
-    x = random_images(2, 1, 8, 8)
-    masks = random_masks(2, 1, 8, 8, fraction=0.5)
+@pytest.mark.parametrize(("size", "fraction"), [(8, 0.5), (28, 0.5), (28, 0.95)])
+def test_the_float32_solve_agrees_with_the_float64_solve(size, fraction):
+    """Float images are solved in float32 (about twice as fast), float64 images in float64: the same values."""
+    x = random_images(4, 1, size, size)
+    masks = random_masks(4, 1, size, size, fraction=fraction)
     torch.testing.assert_close(
-        noisy_linear_imputation(x.double(), masks).float(), noisy_linear_imputation(x, masks), atol=1e-6, rtol=0
+        noisy_linear_imputation(x.double(), masks).float(), noisy_linear_imputation(x, masks), atol=2e-6, rtol=0
     )
 
 
