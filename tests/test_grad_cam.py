@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from oracles import assert_equal_to, predicted, seeded
 from torch import nn
 
 from helpers import DeeperCNN, grad_cam
@@ -37,13 +38,6 @@ TARGETS = [None, 3, [7, 2, 1, 0, 4, 1]]
 """Predicted classes, one class for all, one class per input (the batch holds six digits)."""
 
 
-def seeded(build):
-    """``build()`` with seed 0, leaving the global RNG as it was."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        return build()
-
-
 def captum(attribute, /, *args, **kwargs) -> Any:
     """Call a Captum attribution, silencing its warnings."""
     with warnings.catch_warnings():
@@ -56,30 +50,6 @@ def captum_grad_cam(model: nn.Module, layer: nn.Module, x: torch.Tensor, target,
 
     coarse = captum(LayerGradCam(model, layer).attribute, x.clone(), target=target, relu_attributions=relu)
     return LayerAttribution.interpolate(coarse, tuple(x.shape[2:]), "bilinear")
-
-
-def assert_equal_to(result: torch.Tensor, expected: torch.Tensor) -> None:
-    """Equal to 1e-5, absolutely and relative to the map's largest value (an untrained model's maps are small)."""
-    scale = float(expected.abs().max())
-    assert scale > 0  # not vacuous
-    torch.testing.assert_close(result, expected, atol=1e-5 * min(1.0, scale), rtol=0)
-
-
-@pytest.fixture(scope="module")
-def deeper() -> nn.Module:
-    """A DeeperCNN with seeded random weights, in eval mode."""
-    return seeded(DeeperCNN).eval()
-
-
-@pytest.fixture(scope="module")
-def digits(test_images) -> torch.Tensor:
-    """Six MNIST test digits (6, 1, 28, 28): 7 2 1 0 4 1."""
-    return test_images[:6]
-
-
-def predicted(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    with torch.no_grad():
-        return model(x).argmax(1)
 
 
 def pooled(channels: int = 3, classes: int = 4) -> nn.Sequential:

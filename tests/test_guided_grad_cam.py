@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from oracles import assert_equal_to, predicted, seeded
 from torch import nn
 
-from helpers import DeeperCNN, grad_cam, guided_backprop, guided_grad_cam
+from helpers import grad_cam, guided_backprop, guided_grad_cam
 
 from bad_arguments import int_error
 from side_effects import (
@@ -34,42 +35,12 @@ from side_effects import (
 TARGETS = [None, 3, [7, 2, 1, 0, 4, 1]]
 
 
-def seeded(build):
-    """``build()`` with seed 0, leaving the global RNG as it was."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        return build()
-
-
 def captum_guided_grad_cam(model: nn.Module, layer: nn.Module, x: torch.Tensor, target) -> torch.Tensor:
     from captum.attr import GuidedGradCam
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return GuidedGradCam(model, layer).attribute(x.clone(), target=target).detach()
-
-
-def assert_equal_to(result: torch.Tensor, expected: torch.Tensor) -> None:
-    """Equal to 1e-5, absolutely and relative to the map's largest value (an untrained model's maps are small)."""
-    scale = float(expected.abs().max())
-    assert scale > 0
-    torch.testing.assert_close(result, expected, atol=1e-5 * min(1.0, scale), rtol=0)
-
-
-@pytest.fixture(scope="module")
-def deeper() -> nn.Module:
-    return seeded(DeeperCNN).eval()
-
-
-@pytest.fixture(scope="module")
-def digits(test_images) -> torch.Tensor:
-    """Six MNIST test digits (6, 1, 28, 28): 7 2 1 0 4 1."""
-    return test_images[:6]
-
-
-def predicted(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    with torch.no_grad():
-        return model(x).argmax(1)
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=["none", "int", "list"])

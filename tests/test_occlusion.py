@@ -13,9 +13,10 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from oracles import assert_equal_to, predicted, seeded
 from torch import nn
 
-from helpers import DeeperCNN, occlusion
+from helpers import occlusion
 
 from bad_arguments import int_error, real_error
 from side_effects import (
@@ -31,13 +32,6 @@ from side_effects import (
 )
 
 TARGETS = [None, 3, [7, 2, 1, 0]]
-
-
-def seeded(build):
-    """``build()`` with seed 0, leaving the global RNG as it was."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        return build()
 
 
 def captum_occlusion(model: nn.Module, x: torch.Tensor, target, window: int, stride: int, fill: float) -> torch.Tensor:
@@ -60,27 +54,10 @@ def captum_occlusion(model: nn.Module, x: torch.Tensor, target, window: int, str
         )
 
 
-def assert_equal_to(result: torch.Tensor, expected: torch.Tensor) -> None:
-    """Equal to 1e-5, absolutely and relative to the map's largest value (an untrained model's maps are small)."""
-    scale = float(expected.abs().max())
-    assert scale > 0
-    torch.testing.assert_close(result, expected, atol=1e-5 * min(1.0, scale), rtol=0)
-
-
-@pytest.fixture(scope="module")
-def deeper() -> nn.Module:
-    return seeded(DeeperCNN).eval()
-
-
 @pytest.fixture(scope="module")
 def digits(test_images) -> torch.Tensor:
-    """Four MNIST test digits (4, 1, 28, 28): 7 2 1 0."""
+    """Four MNIST test digits (4, 1, 28, 28): 7 2 1 0 (occlusion sends 170 copies of each through the model)."""
     return test_images[:4]
-
-
-def predicted(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    with torch.no_grad():
-        return model(x).argmax(1)
 
 
 def flat_linear(height: int, width: int, classes: int = 3, channels: int = 1) -> nn.Sequential:
