@@ -111,6 +111,17 @@ def check_batch(x: object, name: str = "x") -> torch.Tensor:
     return x
 
 
+def check_images(x: object, name: str = "x", *, why: str) -> torch.Tensor:
+    """Return ``x`` if it is a float image batch ``(N, C, H, W)``; ``ValueError`` saying ``why`` otherwise."""
+    batch = check_batch(x, name)
+    if batch.dim() != 4:
+        raise ValueError(
+            f"{name} must be an image batch (N, C, H, W), got shape {tuple(batch.shape)}: {why}. "
+            f"For a single image (C, H, W), add the batch dimension with {name}.unsqueeze(0)."
+        )
+    return batch
+
+
 def check_images_or_table(x: object, name: str = "x") -> bool:
     """Check that ``x`` is a greyscale image batch ``(N, 1, H, W)`` or a table ``(N, F)``.
 

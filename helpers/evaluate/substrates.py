@@ -17,18 +17,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from helpers._checks import check_batch, check_int, check_real
+from helpers._checks import check_images, check_int, check_real
 
 ROAD_NOISE = 0.01
 """ROAD's default noise: the standard deviation added to every imputed pixel, in the images' units."""
-
-
-def _check_images(x: object) -> torch.Tensor:
-    check_batch(x, "x")
-    assert isinstance(x, torch.Tensor)
-    if x.dim() != 4:
-        raise ValueError(f"x must be images (N, C, H, W), got shape {tuple(x.shape)}.")
-    return x
 
 
 def blurred(x: torch.Tensor, sigma: float = 2.0) -> torch.Tensor:
@@ -46,7 +38,7 @@ def blurred(x: torch.Tensor, sigma: float = 2.0) -> torch.Tensor:
         >>> soft.shape, round(float(soft.sum()), 4), bool(soft.max() < 0.2)  # the ink is spread out, not lost
         (torch.Size([1, 1, 9, 9]), 1.0, True)
     """
-    x = _check_images(x)
+    x = check_images(x, "x", why="the blur runs over each image's height and width")
     sigma = check_real(sigma, "sigma", positive=True)
     radius = max(1, int(3 * sigma))
     grid = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
@@ -163,7 +155,7 @@ def noisy_linear_imputation(
         >>> noisy_linear_imputation(x, masks, noise=0.0)[0, 0, :, 1]  # halfway between its neighbours
         tensor([0.5000, 0.5000, 0.5000])
     """
-    x = _check_images(x)
+    x = check_images(x, "x", why="the imputation fills pixels from their neighbours in each image")
     if not isinstance(masks, torch.Tensor):
         raise TypeError(f"masks must be a bool tensor (True on the pixels to remove), got {type(masks).__name__}.")
     if masks.dtype != torch.bool:

@@ -8,19 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers._checks import Target, check_batch, check_bool, check_int, check_model, resolve_target, target_indices
+from helpers._checks import Target, check_bool, check_images, check_int, check_model, resolve_target, target_indices
 from helpers._running import BATCH_SIZE, call_model, evaluation_mode
-
-
-def check_images(x: object, name: str = "x", *, why: str) -> torch.Tensor:
-    """Return ``x`` if it is a float image batch ``(N, C, H, W)``; ``ValueError`` saying ``why`` otherwise."""
-    batch = check_batch(x, name)
-    if batch.dim() != 4:
-        raise ValueError(
-            f"{name} must be an image batch (N, C, H, W), got shape {tuple(batch.shape)}: {why}. "
-            f"For a single image (C, H, W), add the batch dimension with {name}.unsqueeze(0)."
-        )
-    return batch
 
 
 def resolve_layer(model: nn.Module, layer: object) -> nn.Module:

@@ -6,9 +6,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers._checks import Target, check_model
+from helpers._checks import Target, check_images, check_model
 from helpers._running import BATCH_SIZE
-from helpers.explain.grad_cam import check_images, coarse_grad_cam
+from helpers.explain.grad_cam import coarse_grad_cam
 from helpers.explain.guided_backprop import check_guidable, guided_backprop
 
 

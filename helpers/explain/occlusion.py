@@ -5,9 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from helpers._checks import Target, check_int, check_model, check_real, resolve_target, target_indices
+from helpers._checks import Target, check_images, check_int, check_model, check_real, resolve_target, target_indices
 from helpers._running import BATCH_SIZE, batched_logits, call_model, evaluation_mode
-from helpers.explain.grad_cam import check_images
 
 
 def window_starts(size: int, window: int, stride: int) -> list[int]:
