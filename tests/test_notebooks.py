@@ -108,17 +108,66 @@ def test_imports_helpers_one_way_in_the_set_up_cell(notebook):
     assert not any(re.search(r"\bhelpers\.\w", s) for s in sources)
 
 
-def test_nbval_markers_are_spelled_so_nbval_sees_them(notebook):
+NBVAL_TAGS = {"nbval-ignore-output", "nbval-skip", "nbval-check-output", "raises-exception"}
+
+
+def test_nbval_markers_are_cell_tags_never_comments(notebook):
+    """nbval reads the tags (``nbval-ignore-output``...); a ``# NBVAL_...`` comment would show in a lecture."""
     _, nb = notebook
-    for cell in code_cells(nb):
-        for line in "".join(cell["source"]).splitlines():
-            if "NBVAL_" in line:
-                assert line.strip() in (
-                    "# NBVAL_IGNORE_OUTPUT",
-                    "# NBVAL_SKIP",
-                    "# NBVAL_CHECK_OUTPUT",
-                    "# NBVAL_RAISES_EXCEPTION",
-                ), f"nbval ignores {line.strip()!r}: the marker must be alone on its line"
+    for index, cell in enumerate(nb["cells"]):
+        assert "NBVAL_" not in "".join(cell["source"]), f"cell {index}: use the cell tag, not a comment"
+        for tag in cell["metadata"].get("tags", []):
+            assert not tag.startswith("nbval") or tag in NBVAL_TAGS, f"cell {index}: nbval ignores the tag {tag!r}"
+
+
+def is_self_check(cell: dict) -> bool:
+    return "self-check" in cell["metadata"].get("tags", [])
+
+
+def test_self_checks_are_tagged_collapsed_and_confirm_in_one_line(notebook):
+    """A cell that starts ``# Self-check`` is tagged ``self-check``, its source collapsed, and its stored
+    output one learner-readable line starting with ✓ (outside solutions, which are collapsed anyway)."""
+    _, nb = notebook
+    for index, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code" or "solution" in cell["metadata"].get("tags", []):
+            continue
+        starts_as_check = "".join(cell["source"]).startswith("# Self-check")
+        assert starts_as_check == is_self_check(cell), f"cell {index}: a self-check is tagged and starts '# Self-check'"
+        if not starts_as_check:
+            continue
+        assert cell["metadata"].get("jupyter", {}).get("source_hidden") is True, f"cell {index}: collapse its source"
+        lines = "".join(output_text(o) for o in cell["outputs"]).strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("✓ "), f"cell {index} should print one ✓ line, got {lines}"
+
+
+def test_no_cell_of_bare_asserts_among_the_teaching_cells(notebook):
+    """Assertions that only guard the text belong in a tagged self-check, out of a lecture's way."""
+    _, nb = notebook
+    for index, cell in enumerate(code_cells(nb)):
+        lines = [line for line in "".join(cell["source"]).splitlines() if line.strip() and not line.startswith("#")]
+        if lines and all(line.startswith("assert ") for line in lines):
+            assert is_self_check(cell) or "solution" in cell["metadata"].get("tags", []), f"code cell {index}"
+
+
+# "the seed", "the seed's", "seed table"...; not "the seed-stability measure" or "the seed of a generator".
+SOURCE_AS_SEED = re.compile(
+    r"\bthe seed(?:'s|\b(?!-| (?:of|for|=|\d)))|\bseed (?:document|table|model|example)\b|SeedCNN", re.I
+)
+
+
+def test_the_course_source_is_named_for_what_it_is(notebook):
+    """Learners never meet "the seed" for the course's source: it is "the classic example" (its code) or
+    "the summary table" (its comparison); ``seed`` means a random seed."""
+    _, nb = notebook
+    for index, cell in enumerate(nb["cells"]):
+        match = SOURCE_AS_SEED.search("".join(cell["source"]))
+        assert match is None, f"cell {index}: {match and match.group(0)!r}"
+
+
+def test_readme_names_the_course_source_for_what_it_is():
+    readme = (NOTEBOOKS[0].parent.parent / "README.md").read_text()
+    match = SOURCE_AS_SEED.search(readme)
+    assert match is None, match and match.group(0)
 
 
 def test_every_notebook_has_a_self_check(notebook):
@@ -142,5 +191,6 @@ def test_solutions_are_collapsed_until_revealed(notebook):
         if is_solution:
             assert hidden.get("source_hidden") is True, "".join(cell["source"])[:80]
             assert cell["cell_type"] == "markdown" or hidden.get("outputs_hidden") is True
-        else:
-            assert not hidden.get("source_hidden") and not hidden.get("outputs_hidden")
+        else:  # a self-check shows its one-line output; teaching cells show everything
+            assert is_self_check(cell) or not hidden.get("source_hidden"), "".join(cell["source"])[:80]
+            assert not hidden.get("outputs_hidden"), "".join(cell["source"])[:80]
