@@ -49,7 +49,8 @@ nox: $(STAMP)
 execute: $(STAMP)
 	$(BIN)/python scripts/execute_notebooks.py
 
-# The read-only HTML edition, from the stored notebooks: open build/html/index.html (no server needed).
+# The read-only HTML edition, from the stored notebooks: open build/html/index.html (no server, no network:
+# formulas are MathML made at build time).
 html: $(STAMP)
 	$(BIN)/python scripts/build_html.py build/html
 
