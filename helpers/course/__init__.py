@@ -5,6 +5,7 @@
 - :mod:`~helpers.course.plotting`: original | map | overlay figures, grids and feature bars.
 - :mod:`~helpers.course.widgets`: the interactive explorer.
 - :mod:`~helpers.course.environment`: the set-up cell every notebook starts with.
+- :mod:`~helpers.course.feedback`: exercises that answer back (the ``feedback`` cells).
 """
 
 from helpers.course.data import (
@@ -20,6 +21,7 @@ from helpers.course.data import (
     shortcut_mnist,
 )
 from helpers.course.environment import environment_problems, setup
+from helpers.course.feedback import Exercise, Feedback
 from helpers.course.models import (
     PRETRAINED,
     RECIPES,
@@ -56,8 +58,10 @@ __all__ = [
     "REDUCTION_LABELS",
     "SIGNED_CMAP",
     "DeeperCNN",
+    "Exercise",
     "Explorer",
     "ExplorerMethod",
+    "Feedback",
     "ShortcutMNIST",
     "SimpleCNN",
     "Table",
