@@ -98,6 +98,15 @@ def _normalise(value: Any) -> Any:
     return value
 
 
+def _same(answer: Any, option: Any) -> bool:
+    """``answer == option``, or ``False`` where the comparison is not a plain bool (an array) or fails."""
+    try:
+        equal = answer == option
+    except Exception:
+        return False
+    return equal if isinstance(equal, bool) else False
+
+
 def _shown(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
@@ -295,7 +304,7 @@ class Exercise:
 
         def judge(answer: Any) -> str | None:
             key = _normalise(answer)
-            if isinstance(key, bool) or not isinstance(key, Hashable) or key not in keys:
+            if isinstance(key, bool) or not any(_same(key, option) for option in keys):
                 return f"`{variable}` should be one of {menu}."
             if key == _normalise(correct):
                 return None
