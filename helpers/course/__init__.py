@@ -2,7 +2,8 @@
 
 - :mod:`~helpers.course.data`: offline MNIST from ``data/``; the breast-cancer table from scikit-learn.
 - :mod:`~helpers.course.models`: ``SimpleCNN``, ``DeeperCNN``, ``TabularMLP``, training, the shipped weights.
-- :mod:`~helpers.course.plotting`: original | map | overlay figures, grids and feature bars.
+- :mod:`~helpers.course.plotting`: the course's figure style, original | map | overlay figures, grids,
+  feature bars, the digit's outline and result tables.
 - :mod:`~helpers.course.widgets`: the interactive explorer.
 - :mod:`~helpers.course.environment`: the set-up cell every notebook starts with.
 - :mod:`~helpers.course.feedback`: exercises that answer back (the ``feedback`` cells).
@@ -35,20 +36,31 @@ from helpers.course.models import (
     train_reference_model,
 )
 from helpers.course.plotting import (
+    COLUMN_WIDTH,
+    COURSE_STYLE,
+    FIGURE_DPI,
+    INK_THRESHOLD,
     MAP_CMAP,
     SIGNED_CMAP,
+    ResultTable,
     draw_explanation,
+    draw_outline,
     plot_feature_bars,
     plot_map,
     show_explanation,
     show_grid,
+    show_table,
     to_image,
 )
 from helpers.course.widgets import EXPLORER_METHODS, REDUCTION_LABELS, Explorer, ExplorerMethod, explorer
 
 __all__ = [
+    "COLUMN_WIDTH",
+    "COURSE_STYLE",
     "DATA_DIR",
     "EXPLORER_METHODS",
+    "FIGURE_DPI",
+    "INK_THRESHOLD",
     "MAP_CMAP",
     "MARK_POSITIONS",
     "MARK_SIZE",
@@ -62,6 +74,7 @@ __all__ = [
     "Explorer",
     "ExplorerMethod",
     "Feedback",
+    "ResultTable",
     "ShortcutMNIST",
     "SimpleCNN",
     "Table",
@@ -69,6 +82,7 @@ __all__ = [
     "accuracy",
     "breast_cancer",
     "draw_explanation",
+    "draw_outline",
     "environment_problems",
     "explorer",
     "load_pretrained",
@@ -81,6 +95,7 @@ __all__ = [
     "shortcut_mnist",
     "show_explanation",
     "show_grid",
+    "show_table",
     "to_image",
     "train",
     "train_reference_model",
