@@ -3,12 +3,19 @@
 import os
 import random
 import warnings
+from typing import TYPE_CHECKING
 
+import matplotlib as mpl
 import numpy as np
 import pytest
 import torch
+from matplotlib.font_manager import FontProperties
 
 from helpers.course import environment
+from helpers.course.plotting import COLUMN_WIDTH, COURSE_STYLE, FIGURE_DPI
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 
 @pytest.mark.skipif(
@@ -86,3 +93,39 @@ def test_an_unknown_helpers_pins_value_names_the_allowed_ones(monkeypatch, value
 
 def test_a_missing_course_install_is_reported():
     assert "make lab" in environment.environment_problems("no-such-distribution-xyz")[0]
+
+
+FONT_SIZES: "list[RcKeyType]" = [
+    "font.size",
+    "axes.titlesize",
+    "axes.labelsize",
+    "xtick.labelsize",
+    "ytick.labelsize",
+    "legend.fontsize",
+    "legend.title_fontsize",
+    "figure.titlesize",
+    "figure.labelsize",
+]
+"""Every rcParam that sets the size of a text (checked against matplotlib's own list below)."""
+
+
+def test_the_font_size_list_is_matplotlibs():
+    sizes = {key for key in mpl.rcParams if key.endswith("size") and any(w in key for w in ("font", "label", "title"))}
+    assert sizes == set(FONT_SIZES)
+
+
+def test_setup_applies_the_course_style(monkeypatch):
+    monkeypatch.setenv("HELPERS_PINS", "off")
+    with mpl.rc_context():
+        mpl.rcdefaults()
+        environment.setup()
+        for key in FONT_SIZES:  # "large", "medium" and the like resolved against font.size
+            points = FontProperties(size=mpl.rcParams[key]).get_size_in_points()
+            assert points >= 11, f"{key} is {points} pt"
+        assert mpl.rcParams["figure.dpi"] == mpl.rcParams["savefig.dpi"] == FIGURE_DPI == 96
+        assert mpl.rcParams["figure.figsize"][0] * FIGURE_DPI == COLUMN_WIDTH * 96 == 960
+        assert mpl.rcParams["figure.constrained_layout.use"]
+        assert mpl.rcParams["image.interpolation"] == "nearest"
+        assert all(
+            mpl.rcParams[key] == value or list(mpl.rcParams[key]) == list(value) for key, value in COURSE_STYLE.items()
+        )

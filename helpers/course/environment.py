@@ -1,4 +1,4 @@
-"""Notebook set-up: check the installed packages against the project's pins and seed everything."""
+"""Notebook set-up: check the installed packages against the project's pins, seed everything, apply the figure style."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import matplotlib as mpl
 import numpy as np
 import torch
 from packaging.requirements import Requirement
+
+from helpers.course.plotting import COURSE_STYLE
 
 DISTRIBUTION = "explaining-image-classifiers"
 """The name under which ``pip install -e .`` installs this course (see ``pyproject.toml``)."""
@@ -52,13 +54,14 @@ def environment_problems(distribution: str = DISTRIBUTION) -> list[str]:
 
 
 def setup(*, seed: int = 0) -> None:
-    """Start a notebook: check the environment, seed ``random``, NumPy and PyTorch, set figure defaults.
+    """Start a notebook: check the environment, seed ``random``, NumPy and PyTorch, apply the course style.
 
     Packages outside the course's pins get one ``UserWarning`` that names each difference and the
     fix. The environment variable ``HELPERS_PINS`` changes that: ``warn`` (the default), ``error``
     (raise ``RuntimeError`` instead; ``make test`` sets it) or ``off`` (no check; nox's ``newest``
-    session sets it). Any other value is a ``ValueError``. The first code cell of notebooks 01 to 09
-    calls it.
+    session sets it). Any other value is a ``ValueError``. The style is :data:`~helpers.COURSE_STYLE`:
+    every text at least 11 pt at 100 % zoom (96 dpi), figures a notebook column wide (960 px) unless
+    given a size, constrained layout, square pixels. The first code cell of notebooks 01 to 09 calls it.
 
     Examples::
 
@@ -69,6 +72,9 @@ def setup(*, seed: int = 0) -> None:
         >>> setup(seed=0)
         >>> torch.equal(torch.rand(3), first)  # the same seed, the same random numbers
         True
+        >>> import matplotlib as mpl
+        >>> mpl.rcParams["font.size"], mpl.rcParams["figure.dpi"]
+        (12.0, 96.0)
     """
     mode = os.environ.get(PINS_VARIABLE) or "warn"  # unset or empty: the default
     if mode not in PINS_MODES:
@@ -87,4 +93,4 @@ def setup(*, seed: int = 0) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    mpl.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80, "image.interpolation": "nearest"})
+    mpl.rcParams.update(COURSE_STYLE)
