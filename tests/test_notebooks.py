@@ -175,14 +175,24 @@ def test_every_notebook_has_a_self_check(notebook):
     assert any("assert " in "".join(c["source"]) for c in code_cells(nb))
 
 
+def is_feedback(cell: dict) -> bool:
+    return "feedback" in cell["metadata"].get("tags", [])
+
+
 def test_solutions_are_collapsed_until_revealed(notebook):
-    """Between the first "### Solution" heading and "## Summary", every cell but the headings is a
-    solution: tagged, its source (and a code cell's output) collapsed in JupyterLab; nbval still runs it."""
+    """Between the first "### Solution" heading and "## Summary", every cell but the headings and the
+    feedback cells is a solution: tagged, its source (and a code cell's output) collapsed in JupyterLab;
+    nbval still runs it. A feedback cell (tag ``feedback``) follows its solution, source collapsed, its
+    one-line verdict shown."""
     _, nb = notebook
     cells = nb["cells"]
     first = next(i for i, c in enumerate(cells) if "".join(c["source"]).startswith("### Solution"))
     end = next(i for i, c in enumerate(cells) if "".join(c["source"]).startswith("## Summary"))
-    solutions = [c for c in cells[first:end] if not re.fullmatch(r"### Solution \d+", "".join(c["source"]).strip())]
+    solutions = [
+        c
+        for c in cells[first:end]
+        if not re.fullmatch(r"### Solution \d+", "".join(c["source"]).strip()) and not is_feedback(c)
+    ]
     assert any(c["cell_type"] == "code" for c in solutions), "the solutions should be runnable code"
     for cell in cells:
         is_solution = any(cell is c for c in solutions)
@@ -191,6 +201,35 @@ def test_solutions_are_collapsed_until_revealed(notebook):
         if is_solution:
             assert hidden.get("source_hidden") is True, "".join(cell["source"])[:80]
             assert cell["cell_type"] == "markdown" or hidden.get("outputs_hidden") is True
-        else:  # a self-check shows its one-line output; teaching cells show everything
-            assert is_self_check(cell) or not hidden.get("source_hidden"), "".join(cell["source"])[:80]
+        else:  # a self-check or feedback cell shows its one-line output; teaching cells show everything
+            assert is_self_check(cell) or is_feedback(cell) or not hidden.get("source_hidden"), "".join(cell["source"])[
+                :80
+            ]
             assert not hidden.get("outputs_hidden"), "".join(cell["source"])[:80]
+
+
+def test_feedback_cells_are_collapsed_and_follow_the_solutions(notebook):
+    _, nb = notebook
+    cells = nb["cells"]
+    first = next(i for i, c in enumerate(cells) if "".join(c["source"]).startswith("### Solution"))
+    for index, cell in enumerate(cells):
+        if is_feedback(cell):
+            assert index > first, f"cell {index}: a feedback cell comes after its solution, so it can confirm it"
+            assert cell["cell_type"] == "code" and cell["metadata"].get("jupyter", {}).get("source_hidden") is True
+
+
+PREDICT = "**Predict, then run.**"
+
+
+def test_learners_are_asked_to_predict_before_running_at_least_twice(notebook):
+    """A markdown cell starting "**Predict, then run.**" asks for a written prediction, and a code cell follows it."""
+    _, nb = notebook
+    cells = nb["cells"]
+    prompts = [
+        i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and "".join(c["source"]).startswith(PREDICT)
+    ]
+    assert len(prompts) >= 2, f"{len(prompts)} prompt(s) starting {PREDICT!r}"
+    for index in prompts:
+        assert cells[index + 1]["cell_type"] == "code", (
+            f"cell {index}: the prompt comes right before the cell it asks about"
+        )
