@@ -7,7 +7,10 @@ the explorer asks for and can be held mid-computation with a ``threading.Event``
 
 import copy
 import html
+import io
+import re
 import threading
+from pathlib import Path
 
 import matplotlib
 
@@ -19,9 +22,10 @@ import torch
 from PIL import Image
 from torch import nn
 
-from helpers import grad_cam, guided_backprop, load_pretrained, occlusion, saliency
+from helpers import grad_cam, guided_backprop, lime_map, load_pretrained, occlusion, saliency
 from helpers._running import evaluation_mode
 from helpers.course import widgets
+from helpers.course.plotting import MAP_CMAP, SIGNED_CMAP
 from helpers.course.widgets import DEFAULT_METHODS, EXPLORER_METHODS, PREDICTED, Explorer, ExplorerMethod, explorer
 from helpers.explain._gradient import Reduce
 
@@ -32,28 +36,30 @@ TIMEOUT = 5.0  # seconds any test waits on a thread before giving up (never reac
 
 
 def shown(e: Explorer) -> bytes:
-    """The PNG bytes the image widget holds (ipywidgets stores them as a memoryview)."""
-    return bytes(e.image.value)
-
-
-def _describe(figure) -> bytes:
-    """Stand-in for PNG encoding: the figure's titles, labels and image data, with the PNG signature."""
-    text = [figure.get_suptitle()] + [ax.get_title() + "|" + ax.get_ylabel() for ax in figure.axes]
-    data = b"".join(np.asarray(image.get_array()).tobytes() for ax in figure.axes for image in ax.images)
-    return PNG + "\n".join(text).encode() + b"\n" + data
-
-
-@pytest.fixture
-def quick_png(monkeypatch):
-    """Skip PNG encoding (a quarter second a picture) where the tests only need to tell pictures apart.
-
-    The figure is still built; ``title(e)`` reads back the suptitle of the one shown.
-    """
-    monkeypatch.setattr(widgets, "_png", _describe)
+    """Everything the explorer shows below its controls: the three panels' PNGs, then its HTML (title,
+    headings, colour bars, probabilities); empty before the first picture."""
+    pngs = b"".join(bytes(panel.value) for panel in (e.input_panel, e.map_panel, e.overlay_panel))
+    texts = (e.title, e.map_title, e.overlay_title, e.colour_bar, e.overlay_bar, e.probabilities)
+    return pngs + "".join(text.value for text in texts).encode()
 
 
 def title(e: Explorer) -> str:
-    return shown(e)[len(PNG) :].split(b"\n", 1)[0].decode()
+    """The title above the panels, as text (its first line; the second is a note on the outline)."""
+    lines = [line for line in re.sub(r"<[^>]+>", "\n", e.title.value).split("\n") if line.strip()]
+    return html.unescape(lines[0]) if lines else ""
+
+
+def pixels(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def assert_render_is_the_panels(e: Explorer) -> None:
+    """``render()`` is input | map | overlay as the panels show them, side by side."""
+    rendered = pixels(e.render())
+    panels = [pixels(bytes(panel.value)) for panel in (e.input_panel, e.map_panel, e.overlay_panel)]
+    side, gap = panels[0].shape[1], (rendered.shape[1] - 3 * panels[0].shape[1]) // 2
+    for i, panel in enumerate(panels):
+        np.testing.assert_array_equal(rendered[:, i * (side + gap) : i * (side + gap) + side], panel)
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +133,7 @@ def test_explorer_shows_a_png_and_its_controls_at_once(trained_model, small_set)
     assert [value for _, value in e.target.options] == [PREDICTED, *range(10)] and e.target.value == PREDICTED
     assert list(e.method.options) == ["saliency", "LIME"]
     assert {value for _, value in e.reduce.options} == {"abs", "signed", "square"} and e.reduce.value == "abs"
-    assert e.render() == shown(e), "render() is the picture for the current controls"
+    assert_render_is_the_panels(e)
 
 
 def test_a_slow_first_method_is_computed_in_the_background(trained_model, small_set):
@@ -181,9 +187,7 @@ def test_slow_methods_show_progress_then_the_map_and_are_cached(trained_model, s
 # ---------------------------------------------------------------------------
 
 
-def test_method_gets_the_chosen_image_class_reduction_and_background(
-    quick_png, monkeypatch, trained_model, small_set, predicted
-):
+def test_method_gets_the_chosen_image_class_reduction_and_background(monkeypatch, trained_model, small_set, predicted):
     fake = install(monkeypatch, "saliency", Fake(), slow=False)
     background = torch.stack([x for x, _ in small_set[:4]])
     e = explorer(trained_model, small_set, methods=["saliency"], background=background)
@@ -210,7 +214,7 @@ def test_method_gets_the_chosen_image_class_reduction_and_background(
     assert title(e) == f"Test image 5 (label {small_set[5][1]}): saliency for class {predicted[5]}"
 
 
-def test_default_background_is_drawn_from_the_dataset_with_the_seed(quick_png, monkeypatch, trained_model, small_set):
+def test_default_background_is_drawn_from_the_dataset_with_the_seed(monkeypatch, trained_model, small_set):
     fake = install(monkeypatch, "saliency", Fake(), slow=False)
     explorer(trained_model, small_set, methods=["saliency"], seed=3)
     explorer(trained_model, small_set, methods=["saliency"], seed=3)
@@ -221,7 +225,7 @@ def test_default_background_is_drawn_from_the_dataset_with_the_seed(quick_png, m
     assert all(any(torch.equal(b, x) for x in images) for b in first)
 
 
-def test_returning_to_a_setting_reuses_the_map_and_the_picture(quick_png, monkeypatch, trained_model, small_set):
+def test_returning_to_a_setting_reuses_the_map_and_the_picture(monkeypatch, trained_model, small_set):
     fake = install(monkeypatch, "saliency", Fake(), slow=False)
     e = explorer(trained_model, small_set, methods=["saliency"])
     first = shown(e)
@@ -259,7 +263,7 @@ def deeper_model():
     return load_pretrained("deeper")
 
 
-def test_the_default_menu_is_unchanged_and_the_new_methods_are_offered_on_request(quick_png, trained_model, small_set):
+def test_the_default_menu_is_unchanged_and_the_new_methods_are_offered_on_request(trained_model, small_set):
     assert list(explorer(trained_model, small_set).method.options) == list(DEFAULT_METHODS)
     assert list(DEFAULT_METHODS) == ["saliency", "SmoothGrad", "Integrated Gradients", "LIME", "SHAP"]
     assert set(NOTEBOOK_04_METHODS) <= set(EXPLORER_METHODS) and not set(NOTEBOOK_04_METHODS) & set(DEFAULT_METHODS)
@@ -292,7 +296,7 @@ def test_each_new_entry_is_the_helpers_map_of_the_chosen_class_for_each_reductio
     assert maps["signed"].abs().max() > 0, f"{name}'s map is empty"
 
 
-def test_the_explorer_draws_the_new_methods_maps(quick_png, course_model, small_set):
+def test_the_explorer_draws_the_new_methods_maps(course_model, small_set):
     eval_copy = copy.deepcopy(course_model).eval()
     e = explorer(course_model, small_set, methods=NOTEBOOK_04_METHODS)
     image = small_set[0][0][None]
@@ -338,9 +342,7 @@ def mlp() -> nn.Module:
     ids=["guided-backprop-F.relu", "grad-cam-no-conv"],
 )
 @pytest.mark.parametrize("first", [True, False], ids=["shown-first", "chosen-later"])
-def test_a_method_the_model_cannot_run_shows_the_helpers_error(
-    quick_png, small_set, make_model, failing, message, first
-):
+def test_a_method_the_model_cannot_run_shows_the_helpers_error(small_set, make_model, failing, message, first):
     model = make_model()
     image = small_set[0][0][None]
     with pytest.raises(ValueError, match=message) as direct:  # the helper's own error, shown in the widget
@@ -375,7 +377,7 @@ def test_a_method_the_model_cannot_run_shows_the_helpers_error(
 
 
 @pytest.mark.parametrize("fails", [False, True], ids=["result", "error"])
-def test_a_stale_slow_result_does_not_replace_a_later_picture(quick_png, monkeypatch, trained_model, small_set, fails):
+def test_a_stale_slow_result_does_not_replace_a_later_picture(monkeypatch, trained_model, small_set, fails):
     gate = threading.Event()
     held = install(monkeypatch, "held", Fake(gate, error=RuntimeError("late") if fails else None), slow=True)
     e = explorer(trained_model, small_set, methods=["saliency", "held"])
@@ -393,7 +395,7 @@ def test_a_stale_slow_result_does_not_replace_a_later_picture(quick_png, monkeyp
     assert e.progress.layout.visibility == "hidden"
 
 
-def test_two_quick_changes_end_on_the_last_setting(quick_png, monkeypatch, trained_model, small_set, predicted):
+def test_two_quick_changes_end_on_the_last_setting(monkeypatch, trained_model, small_set, predicted):
     gate = threading.Event()
     held = install(monkeypatch, "held", Fake(gate), slow=True)
     e = explorer(trained_model, small_set, methods=["saliency", "held"])
@@ -408,16 +410,15 @@ def test_two_quick_changes_end_on_the_last_setting(quick_png, monkeypatch, train
     assert "held, image 7" in e.status.value
     assert e.progress.layout.visibility == "hidden"
     assert title(e).startswith("Test image 7 ") and title(e).endswith(f": held for class {predicted[7]}")
-    assert shown(e) == e.render()
+    assert_render_is_the_panels(e)
     e.index.value = 0  # computed before (then dropped as stale): cached, drawn at once
     assert e.progress.layout.visibility == "hidden" and "image 0" in e.status.value
-    assert len(held.calls) == 2 and shown(e) == e.render()
+    assert len(held.calls) == 2
+    assert_render_is_the_panels(e)
 
 
 @pytest.mark.parametrize("slow", [False, True], ids=["fast", "slow"])
-def test_an_error_in_a_method_is_shown_and_the_explorer_keeps_working(
-    quick_png, monkeypatch, trained_model, small_set, slow
-):
+def test_an_error_in_a_method_is_shown_and_the_explorer_keeps_working(monkeypatch, trained_model, small_set, slow):
     install(monkeypatch, "broken", Fake(error=RuntimeError("out of cheese")), slow=slow)
     e = explorer(trained_model, small_set, methods=["saliency", "broken"])
     before = shown(e)
@@ -454,7 +455,7 @@ class _SpyLock:
         return self.lock.__exit__(*exc)
 
 
-def test_a_map_being_computed_is_not_computed_again(quick_png, monkeypatch, trained_model, small_set):
+def test_a_map_being_computed_is_not_computed_again(monkeypatch, trained_model, small_set):
     gate = threading.Event()
     held = install(monkeypatch, "held", Fake(gate), slow=True)
     e = explorer(trained_model, small_set, methods=["saliency", "held"])
@@ -468,7 +469,7 @@ def test_a_map_being_computed_is_not_computed_again(quick_png, monkeypatch, trai
     e.wait()
     held.join_threads()
     assert len(held.calls) == 1
-    assert shown(e) == e.render()
+    assert_render_is_the_panels(e)
 
 
 # ---------------------------------------------------------------------------
@@ -494,7 +495,7 @@ def test_random_button_is_seeded_and_in_range(monkeypatch, trained_model, small_
     assert clicks(seed=2) != first
 
 
-def test_random_button_redraws(quick_png, monkeypatch, trained_model, small_set):
+def test_random_button_redraws(monkeypatch, trained_model, small_set):
     fake = install(monkeypatch, "saliency", Fake(), slow=False)
     e = explorer(trained_model, small_set, methods=["saliency"], seed=0)
     while e.index.value == 0:
@@ -508,7 +509,7 @@ def test_random_button_redraws(quick_png, monkeypatch, trained_model, small_set)
 # ---------------------------------------------------------------------------
 
 
-def test_all_methods_leave_the_model_and_the_dataset_alone(quick_png, trained_model, small_set):
+def test_all_methods_leave_the_model_and_the_dataset_alone(trained_model, small_set):
     model = copy.deepcopy(trained_model).train()  # train mode: the explorer must not leave it in eval
     params, modes_before = snapshot(model), modes(model)
     dataset = [(x.clone(), y) for x, y in small_set[:6]]
@@ -534,9 +535,7 @@ def dropout_classifier(setting: str) -> nn.Module:
 
 
 @pytest.mark.parametrize("setting", MODE_SETTINGS)
-def test_maps_come_from_an_eval_mode_snapshot_and_the_callers_model_is_untouched(
-    quick_png, monkeypatch, setting, small_set
-):
+def test_maps_come_from_an_eval_mode_snapshot_and_the_callers_model_is_untouched(monkeypatch, setting, small_set):
     model = dropout_classifier(setting)
     params, modes_before = snapshot(model), modes(model)
     eval_copy = copy.deepcopy(model).eval()
@@ -570,7 +569,7 @@ def test_maps_come_from_an_eval_mode_snapshot_and_the_callers_model_is_untouched
     assert_model_untouched(model, params, modes_before)
 
 
-def test_drawing_while_a_slow_method_runs_uses_the_eval_snapshot_in_both_threads(quick_png, monkeypatch, small_set):
+def test_drawing_while_a_slow_method_runs_uses_the_eval_snapshot_in_both_threads(monkeypatch, small_set):
     """The kernel's thread computes and draws a map while a slow method, in the worker thread, is inside
     its own evaluation_mode on the same model. The worker leaves evaluation_mode (restoring the modes it
     saved) in the middle of the main thread's forward pass: since the explorer works on an eval-mode
@@ -695,3 +694,181 @@ def test_the_explorer_explains_a_snapshot_taken_when_it_is_built(trained_model, 
 def test_a_background_of_the_wrong_shape_is_a_value_error(trained_model, small_set, background):
     with pytest.raises(ValueError, match=r"background images .* must have the dataset's image shape \(1, 28, 28\)"):
         explorer(trained_model, small_set, background=background)
+
+
+# ---------------------------------------------------------------------------
+# every panel explains the logit: LIME and SHAP like the gradient methods
+# ---------------------------------------------------------------------------
+
+
+def test_the_lime_panel_is_lime_map_on_the_logit(trained_model, small_set, predicted):
+    e = explorer(trained_model, small_set, methods=["LIME"])
+    e.reduce.value = "signed"
+    e.wait()
+    image, snapshot_model = small_set[0][0][None], copy.deepcopy(trained_model).eval()
+    on_logit = lime_map(snapshot_model, image, predicted[0], samples=1000, score="logit").maps
+    on_probability = lime_map(snapshot_model, image, predicted[0], samples=1000, score="probability").maps
+    drawn = e._cache[(0, PREDICTED, "LIME", "signed")]
+    assert torch.equal(drawn, on_logit), "the same seed and samples: the same map as lime_map on the logit"
+    assert not torch.allclose(drawn, on_probability), "not LIME's own convention, the probability"
+
+
+def test_the_shap_panel_adds_up_to_the_logit_not_the_probability(trained_model, small_set, predicted):
+    background = torch.stack([x for x, _ in small_set[4:12]])
+    e = explorer(trained_model, small_set, methods=["SHAP"], background=background)
+    e.reduce.value = "signed"
+    e.wait()
+    drawn = e._cache[(0, PREDICTED, "SHAP", "signed")]
+    with torch.no_grad():
+        logits = trained_model(torch.cat([small_set[0][0][None], background]))[:, predicted[0]]
+    assert float(drawn.sum()) == pytest.approx(float(logits[0] - logits[1:].mean()), abs=1e-3)  # local accuracy
+
+
+# ---------------------------------------------------------------------------
+# the pictures: colours, colour bars, the digit's outline
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("signed", [False, True], ids=["magnitude", "signed"])
+def test_map_colours_are_matplotlibs_colour_maps_on_the_maps_scale(signed):
+    rng = np.random.default_rng(0)
+    attribution = rng.normal(size=(6, 5)) if signed else rng.random((6, 5))
+    panels = widgets.draw_panels(np.zeros((6, 5)), attribution, signed=signed, alpha=0.5, scale=3)
+    vmax = float(np.abs(attribution).max())
+    assert panels.vmax == vmax and panels.map.shape == (18, 15, 3)
+    cmap = matplotlib.colormaps[SIGNED_CMAP if signed else MAP_CMAP]
+    norm = matplotlib.colors.Normalize(-vmax if signed else 0.0, vmax)
+    expected = cmap(norm(attribution))[..., :3] * 255
+    assert np.abs(panels.map[::3, ::3] - expected).max() <= 1, "each map pixel is an upscaled block of its colour"
+    assert (panels.map[1::3, 2::3] == panels.map[::3, ::3]).all()
+    grey = np.zeros((18, 15, 3))  # a black image: the overlay is the map at half opacity
+    assert np.abs(panels.overlay - (0.5 * panels.map + 0.5 * grey)).max() <= 1
+
+
+def test_signed_maps_are_red_where_they_raise_the_score_and_blue_where_they_lower_it():
+    attribution = np.array([[1.0, 0.0, -1.0]])
+    panels = widgets.draw_panels(np.zeros((1, 3)), attribution, signed=True, alpha=1.0, scale=1)
+    (red, white, blue) = panels.map[0].astype(int)
+    assert red[0] > 2 * red[2] and blue[2] > 2 * blue[0] and white.min() > 230
+
+
+def test_the_colour_bars_name_the_maps_scale_and_label(trained_model, small_set):
+    e = explorer(trained_model, small_set, methods=["saliency"])
+    vmax = float(e._cache[(0, PREDICTED, "saliency", "abs")].abs().max())
+    ticks = re.findall(r"<span>([^<]*)</span>", e.colour_bar.value)
+    assert ticks == [f"{vmax:.3g}", f"{vmax / 2:.3g}", "0"] and "|saliency|" in e.colour_bar.value
+    assert e.overlay_bar.value == e.colour_bar.value
+    e.reduce.value = "signed"
+    vmax = float(e._cache[(0, PREDICTED, "saliency", "signed")].abs().max())
+    ticks = re.findall(r"<span>([^<]*)</span>", e.colour_bar.value)
+    assert ticks == [f"{vmax:.3g}", "0", f"{-vmax:.3g}"] and "saliency (signed)" in e.colour_bar.value
+    assert "overlay (map at opacity 0.6)" in e.overlay_title.value
+
+
+def test_the_outline_follows_the_edge_of_the_ink_on_a_tiny_image():
+    image = np.zeros((4, 5))
+    image[1:3, 1:3] = 0.9  # a 2 x 2 square of ink
+    image[0, 4] = 0.1  # not ink: the threshold is "more than 0.1"
+    outline = widgets.ink_outline(image, scale=2)
+    assert outline.shape == (8, 10)
+    inner = np.zeros((8, 10), dtype=bool)
+    inner[2:6, 2:6] = True
+    inner[3:5, 3:5] = False  # the square's 4 x 4 upscaled block, less its inside
+    outer = np.zeros((8, 10), dtype=bool)
+    outer[1, 2:6] = outer[6, 2:6] = outer[2:6, 1] = outer[2:6, 6] = True  # side by side with the block, not corners
+    np.testing.assert_array_equal(outline == 1, inner)
+    np.testing.assert_array_equal(outline == 2, outer)
+    image[0, 4] = 0.11
+    assert widgets.ink_outline(image, scale=2)[0:2, 8:10].all(), "a lone ink pixel is all edge at scale 2"
+
+
+def test_the_outline_is_drawn_on_map_and_overlay_not_on_the_input():
+    image = np.zeros((4, 4))
+    image[1:3, 1:3] = 1.0
+    panels = widgets.draw_panels(image, np.full((4, 4), 0.5), signed=False, alpha=0.6, scale=3)
+    outline = widgets.ink_outline(image, scale=3)
+    dark, light = widgets.OUTLINE_RGB
+    for picture in (panels.map, panels.overlay):
+        assert (picture[outline == 1] == dark).all() and (picture[outline == 2] == light).all()
+    assert (panels.map[outline == 0] == panels.map[0, 0]).all(), "elsewhere, the map's own colour"
+    assert not (panels.input[outline == 1] == dark).all(axis=1).any(), "the input panel shows the digit as it is"
+
+
+def test_the_explorers_map_panel_carries_the_digits_outline(trained_model, small_set):
+    e = explorer(trained_model, small_set, methods=["saliency"])
+    e.index.value = 3
+    outline = widgets.ink_outline(small_set[3][0][0].numpy(), scale=widgets.PANEL_PIXELS // 28)
+    dark, light = widgets.OUTLINE_RGB
+    for panel in (e.map_panel, e.overlay_panel):
+        drawn = pixels(bytes(panel.value))
+        assert drawn.shape == (widgets.PANEL_PIXELS, widgets.PANEL_PIXELS, 3)
+        assert (drawn[outline == 1] == dark).all() and (drawn[outline == 2] == light).all()
+    assert outline.any()
+
+
+def test_a_map_that_cannot_be_drawn_is_an_error_in_the_status_line(monkeypatch, trained_model, small_set):
+    install(monkeypatch, "nan", Fake(), slow=False)
+    monkeypatch.setattr(Fake, "__call__", lambda self, m, x, c, r, bg: torch.full_like(x, float("nan")))
+    e = explorer(trained_model, small_set, methods=["nan"])
+    assert e.status.value.startswith("<b>nan failed:</b> ValueError: the map holds NaN")
+
+
+# ---------------------------------------------------------------------------
+# the model's device
+# ---------------------------------------------------------------------------
+
+
+class OnMeta(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(3, device="meta"))
+
+
+def test_the_device_is_read_from_the_model():
+    assert widgets._model_device(nn.Linear(2, 2)) == torch.device("cpu")
+    assert widgets._model_device(OnMeta()) == torch.device("meta"), "wherever its parameters are"
+    assert widgets._model_device(nn.Flatten()) == torch.device("cpu"), "no parameters: the CPU"
+    batch_norm = nn.BatchNorm2d(1, affine=False).to("meta")
+    assert widgets._model_device(batch_norm) == torch.device("meta"), "buffers only: theirs"
+
+
+def test_inputs_go_to_the_models_device_and_maps_come_back_detached_on_the_cpu(monkeypatch, trained_model, small_set):
+    calls = []
+
+    def method(model, image, target, reduce, background):
+        calls.append((image.device, background.device, widgets._model_device(model)))
+        return (image * 2).requires_grad_()  # a map still attached to a graph
+
+    monkeypatch.setitem(EXPLORER_METHODS, "probe", ExplorerMethod(method, slow=False))
+    e = explorer(trained_model, small_set, methods=["probe"])
+    assert e.device == widgets._model_device(e.model) == torch.device("cpu")
+    assert calls == [(e.device, e.device, e.device)]
+    cached = e._cache[(0, PREDICTED, "probe", "abs")]
+    assert cached.device == torch.device("cpu") and not cached.requires_grad
+
+
+def test_no_numpy_conversion_skips_the_cpu():
+    """Drawing needs NumPy: every ``.numpy()`` in the module follows ``.cpu()`` (a CUDA tensor has no ``.numpy()``)."""
+    source = Path(widgets.__file__).read_text()
+    conversions = re.findall(r"(\.\w+\(\)(?:\.\w+\(\))*)\.numpy\(\)", source)
+    assert conversions and all(".cpu()" in chain for chain in conversions), conversions
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_cuda_model_is_explained_on_its_device_and_drawn(trained_model, small_set):
+    model = copy.deepcopy(trained_model).cuda()
+    background = torch.stack([x for x, _ in small_set[4:12]])
+    e = explorer(model, small_set, methods=list(EXPLORER_METHODS), background=background)
+    assert e.device.type == "cuda" and next(model.parameters()).device.type == "cuda", "the caller's model stays"
+    for name in EXPLORER_METHODS:
+        e.method.value = name
+        e.wait()
+        assert "failed" not in e.status.value and f"{name}, image 0" in e.status.value, e.status.value
+        cached = e._cache[(0, PREDICTED, name, "abs")]
+        with torch.no_grad():
+            target = int(trained_model(small_set[0][0][None]).argmax())
+        expected = EXPLORER_METHODS[name].explain(
+            copy.deepcopy(trained_model).eval(), small_set[0][0][None], target, "abs", background
+        )
+        assert cached.device.type == "cpu"
+        assert torch.allclose(cached, expected, atol=1e-4, rtol=1e-3), name
