@@ -211,12 +211,12 @@ def markdown_inline(text: str) -> str:
     return "".join(pieces)
 
 
-def build(output: Path) -> list[Page]:
-    """Write the edition into ``output``; return the pages in course order."""
+def build(output: Path, notebooks: list[Path] | None = None) -> list[Page]:
+    """Write the edition into ``output`` (of ``notebooks``, default all); return the pages in course order."""
     output.mkdir(parents=True, exist_ok=True)
     exporter = MathMLHTMLExporter(template_name="lab")
     pages = []
-    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+    for path in notebooks or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
         notebook = nbformat.read(path, as_version=4)
         page = Page(path, notebook)
         try:
