@@ -1,4 +1,6 @@
-# make lab   - create .venv if missing, install the course, open JupyterLab on notebooks/
+# make lab   - create .venv if missing, install the course, open JupyterLab on notebooks/ (present live: RISE, Alt+R)
+# make html  - the read-only HTML edition in build/html/ (opens from disk, offline)
+# make slides - reveal.js slide decks in build/slides/ (open from disk, offline)
 # make test  - same set-up, then lint, the unit tests, the docstring examples and every notebook under nbval (strict)
 # make unit  - the unit tests and the docstring examples only (no lint, no notebooks)
 # make lint  - ruff (lint and format) and mypy
@@ -8,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: install lab lint test unit notebooks nox execute html weights bench
+.PHONY: install lab lint test unit notebooks nox execute html slides weights bench
 
 # Re-install only when pyproject.toml changes; `rm -r .venv` starts afresh.
 $(STAMP): pyproject.toml
@@ -21,8 +23,19 @@ install: $(STAMP)
 # JupyterLab refuses to run as root unless told; containers often run as root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/ $(ROOT_FLAG)
+# JupyterLab settings for `make lab` only, in build/ (the user's own settings are left alone): no
+# "Would you like to get notified about official Jupyter news?" pop-up, no news or update check
+# (the course runs offline). tests/test_offline_browser.py starts JupyterLab with these flags.
+LAB_SETTINGS := $(CURDIR)/build/lab-settings
+LAB_FLAGS := --LabApp.app_settings_dir=$(LAB_SETTINGS) --LabApp.news_url=None
+LAB_OVERRIDES := {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}
+
+$(LAB_SETTINGS)/overrides.json: Makefile
+	mkdir -p $(LAB_SETTINGS)
+	echo '$(LAB_OVERRIDES)' > $@
+
+lab: $(STAMP) $(LAB_SETTINGS)/overrides.json
+	$(BIN)/jupyter lab notebooks/ $(LAB_FLAGS) $(ROOT_FLAG)
 
 # Lint and types: ruff's rules and mypy's settings are in pyproject.toml.
 lint: $(STAMP)
@@ -53,6 +66,11 @@ execute: $(STAMP)
 # formulas are MathML made at build time).
 html: $(STAMP)
 	$(BIN)/python scripts/build_html.py build/html
+
+# Slide decks of the stored notebooks (no set-up, self-check or solution cells; reveal.js from vendor/):
+# open build/slides/index.html. Slide breaks follow scripts/set_slide_metadata.py's rules.
+slides: $(STAMP)
+	$(BIN)/python scripts/build_slides.py build/slides
 
 # Rebuild the three shipped models in data/ (simple_cnn_mnist.pt, simple_cnn_shortcut.pt,
 # deeper_cnn_mnist.pt) from the MNIST training set, printing accuracy, time and SHA-256 (about 1.5 min on 2 cores).
