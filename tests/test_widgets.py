@@ -872,3 +872,28 @@ def test_a_cuda_model_is_explained_on_its_device_and_drawn(trained_model, small_
         )
         assert cached.device.type == "cpu"
         assert torch.allclose(cached, expected, atol=1e-4, rtol=1e-3), name
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: widgets.ink_outline(torch.zeros(4, 4), 2), TypeError, r"image must be a 2-D NumPy array .*x\[0, 0\]"),
+        (lambda: widgets.ink_outline(np.zeros((1, 4, 4)), 2), TypeError, "image must be a 2-D NumPy array"),
+        (lambda: widgets.ink_outline(np.zeros((4, 4)), 0), ValueError, "scale"),
+        (lambda: widgets.ink_outline(np.zeros((4, 4)), 2, threshold="0.1"), TypeError, "threshold"),
+        (
+            lambda: widgets.draw_panels(np.zeros((4, 4)), np.zeros((4, 5)), signed=False, alpha=0.5, scale=2),
+            ValueError,
+            "same shape",
+        ),
+        (
+            lambda: widgets.draw_panels(np.zeros((4, 4)), np.zeros((4, 4)), signed=False, alpha=1.5, scale=2),
+            ValueError,
+            r"alpha .* \[0, 1\]",
+        ),
+    ],
+    ids=["tensor", "3-D", "scale-0", "threshold-str", "shapes", "alpha"],
+)
+def test_the_drawing_functions_reject_bad_arguments_naming_them(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

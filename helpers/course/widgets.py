@@ -13,6 +13,14 @@ on is dropped. A method that cannot run on the model (Guided Backprop on a model
 line; the other controls keep working. The explorer works on its own eval-mode copy of the
 model, so the caller's model is never switched between modes under it.
 
+Every method explains the same quantity, the chosen class's logit ``S_c`` before the softmax
+(LIME's surrogate fits it with ``score="logit"``, not the ``lime`` package's probability). The
+panels are drawn with NumPy, not a matplotlib figure: input | map | overlay as upscaled PNGs
+(:func:`draw_panels`), the digit's outline on map and overlay (:func:`ink_outline`), colour bars,
+title and probabilities as HTML; a saliency redraw takes tens of milliseconds (slider to
+picture in Chromium: tests/test_browser.py). The model's copy stays on the model's device;
+inputs are moved there and maps come back to the CPU to be drawn.
+
 The reduction toggle (:data:`REDUCTION_LABELS`) is applied to each method's signed map, except
 for Grad-CAM, whose map is ``ReLU(sum_k alpha_k A_k)`` and so never negative: there "|map|" is the
 paper's (ReLU'd) map, "map²" its square, and "signed" the map without that ReLU
@@ -42,7 +50,7 @@ from PIL import Image
 from torch import nn
 from torch.utils.data import Dataset
 
-from helpers._checks import check_batch, check_int, check_model
+from helpers._checks import check_batch, check_int, check_model, check_real
 from helpers._running import call_model
 from helpers.course.plotting import MAP_CMAP, SIGNED_CMAP
 from helpers.explain._gradient import Reduce, apply_reduce
@@ -378,6 +386,12 @@ def draw_panels(image: np.ndarray, attribution: np.ndarray, *, signed: bool, alp
         >>> panels.map[5 * 8 + 3, 5 * 8 + 3].tolist()  # -vmax: RdBu_r's darkest blue
         [5, 48, 97]
     """
+    image, attribution = _check_picture(image, "image", scale), _check_picture(attribution, "attribution", scale)
+    if image.shape != attribution.shape:
+        raise ValueError(f"image {image.shape} and attribution {attribution.shape} must have the same shape (H, W).")
+    alpha = check_real(alpha, "alpha")
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha (the overlay's opacity) must lie in [0, 1], got {alpha}.")
     vmax = float(np.abs(attribution).max()) or 1.0
     if not np.isfinite(vmax):
         raise ValueError("the map holds NaN or infinite values; it cannot be drawn.")
@@ -418,12 +432,22 @@ def ink_outline(image: np.ndarray, scale: int, threshold: float = INK_THRESHOLD)
                [0, 0, 0, 0, 0, 0, 0, 0, 0],
                [0, 0, 0, 0, 0, 0, 0, 0, 0]], dtype=uint8)
     """
-    ink = _upscale(np.asarray(image) > threshold, scale)
+    threshold = check_real(threshold, "threshold")
+    ink = _upscale(_check_picture(image, "image", scale) > threshold, scale)
     padded = np.pad(ink, 1, constant_values=False)
     neighbours = padded[:-2, 1:-1], padded[2:, 1:-1], padded[1:-1, :-2], padded[1:-1, 2:]
     inner = ink & ~(neighbours[0] & neighbours[1] & neighbours[2] & neighbours[3])
     outer = ~ink & (neighbours[0] | neighbours[1] | neighbours[2] | neighbours[3])
     return inner.astype(np.uint8) + 2 * outer.astype(np.uint8)
+
+
+def _check_picture(array: object, name: str, scale: object) -> np.ndarray:
+    """``array`` as a 2-D float NumPy array, checking ``scale`` (a positive int) on the way."""
+    check_int(scale, "scale")
+    if not isinstance(array, np.ndarray) or array.ndim != 2:
+        got = f"{type(array).__name__} of shape {getattr(array, 'shape', '?')}"
+        raise TypeError(f"{name} must be a 2-D NumPy array (H, W), got {got}; index one picture, e.g. x[0, 0].numpy().")
+    return array.astype(np.float64, copy=False)
 
 
 @functools.lru_cache(maxsize=8)
