@@ -11,6 +11,7 @@ import io
 import re
 import threading
 from pathlib import Path
+from typing import Any, cast
 
 import matplotlib
 
@@ -877,10 +878,14 @@ def test_a_cuda_model_is_explained_on_its_device_and_drawn(trained_model, small_
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda: widgets.ink_outline(torch.zeros(4, 4), 2), TypeError, r"image must be a 2-D NumPy array .*x\[0, 0\]"),
+        (
+            lambda: widgets.ink_outline(cast(Any, torch.zeros(4, 4)), 2),
+            TypeError,
+            r"image must be a 2-D NumPy array .*x\[0, 0\]",
+        ),
         (lambda: widgets.ink_outline(np.zeros((1, 4, 4)), 2), TypeError, "image must be a 2-D NumPy array"),
         (lambda: widgets.ink_outline(np.zeros((4, 4)), 0), ValueError, "scale"),
-        (lambda: widgets.ink_outline(np.zeros((4, 4)), 2, threshold="0.1"), TypeError, "threshold"),
+        (lambda: widgets.ink_outline(np.zeros((4, 4)), 2, threshold=cast(Any, "0.1")), TypeError, "threshold"),
         (
             lambda: widgets.draw_panels(np.zeros((4, 4)), np.zeros((4, 5)), signed=False, alpha=0.5, scale=2),
             ValueError,

@@ -52,7 +52,7 @@ from torch.utils.data import Dataset
 
 from helpers._checks import check_batch, check_int, check_model, check_real
 from helpers._running import call_model
-from helpers.course.plotting import MAP_CMAP, SIGNED_CMAP
+from helpers.course.plotting import INK_THRESHOLD, MAP_CMAP, SIGNED_CMAP
 from helpers.explain._gradient import Reduce, apply_reduce
 from helpers.explain.grad_cam import grad_cam
 from helpers.explain.gradient_methods import integrated_gradients, smoothgrad
@@ -118,10 +118,6 @@ _Key = tuple[int, int, str, Reduce]
 PANEL_PIXELS = 224
 """Side, in screen pixels, of the explorer's input, map and overlay panels (a 28 x 28 digit is shown
 with each pixel as an 8 x 8 block): legible when projected."""
-
-INK_THRESHOLD = 0.1
-"""A pixel is ink when its value exceeds this (MNIST's background is 0, its strokes near 1); the
-digit's outline drawn on the map and overlay is where ink meets background."""
 
 OUTLINE_RGB = ((20, 20, 20), (235, 235, 235))
 """The outline's colours: near-black on the ink side of the edge, near-white on the background
