@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import Exercise, Feedback
+from helpers import Exercise, Feedback, Reference
 from helpers.course.feedback import NOT_AN_ANSWER
 
 NUMBER = Exercise.number(
@@ -268,3 +268,14 @@ LOOSE: Any = Exercise
 def test_a_wrongly_written_exercise_raises(build, error) -> None:
     with pytest.raises(error):
         build()
+
+
+def test_a_reference_answer_is_checked_and_says_it_is_the_reference() -> None:
+    exercise = Exercise.choice("answer_2", options=[0, 1, 8], correct=1, hint="Divide by the ink.")
+    right = exercise.check(Reference(1))
+    assert right.correct and repr(right) == (
+        "✓ Right for the reference answer; write yours in `answer_2` and run this cell again."
+    )
+    wrong = exercise.check(Reference(8))  # a wrong reference is the author's mistake: it shows as one
+    assert not wrong.correct and repr(wrong).startswith("✗ Not yet: ")
+    assert exercise.check(1).message == "✓ Right."

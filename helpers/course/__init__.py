@@ -22,7 +22,7 @@ from helpers.course.data import (
     shortcut_mnist,
 )
 from helpers.course.environment import environment_problems, setup
-from helpers.course.feedback import Exercise, Feedback
+from helpers.course.feedback import Exercise, Feedback, Reference
 from helpers.course.models import (
     PRETRAINED,
     RECIPES,
@@ -74,6 +74,7 @@ __all__ = [
     "Explorer",
     "ExplorerMethod",
     "Feedback",
+    "Reference",
     "ResultTable",
     "ShortcutMNIST",
     "SimpleCNN",

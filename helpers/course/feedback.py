@@ -58,6 +58,25 @@ class Feedback:
         printer.text(self.message)
 
 
+@dataclass(frozen=True)
+class Reference:
+    """The reference solution's answer, put in ``answer_N`` only while the learner has not written one.
+
+    A solution cell ends ``if answer_1 is ...: answer_1 = Reference(value)``, so *Run all* never
+    overwrites a learner's answer, and the feedback cell then says that it checked the reference,
+    not the learner's answer.
+
+    Examples::
+
+        >>> from helpers import Exercise, Reference
+        >>> exercise_1 = Exercise.number("answer_1", close_to=3.2, within=0.05, hint="Read the logit.")
+        >>> exercise_1.check(Reference(3.21))
+        ✓ Right for the reference answer; write yours in `answer_1` and run this cell again.
+    """
+
+    value: Any
+
+
 Judge = Callable[[Any], "str | None"]
 """A check's core: the learner's answer in, ``None`` if it is right, else the hint to show."""
 
@@ -176,7 +195,18 @@ class Exercise:
                 raise ValueError(f"{variable}: the wrong answer {example!r} is judged right")
 
     def check(self, answer: Any) -> Feedback:
-        """Judge the learner's ``answer``: right, not yet (with a hint), or not written yet. Never raises."""
+        """Judge the learner's ``answer``: right, not yet (with a hint), or not written yet. Never raises.
+
+        A :class:`Reference` (the solution's answer, while the learner's is not written) is judged
+        like any answer, and a right one says so.
+        """
+        if isinstance(answer, Reference):
+            verdict = self.check(answer.value)
+            if not verdict.correct:
+                return verdict
+            return Feedback(
+                True, f"{RIGHT} for the reference answer; write yours in `{self.variable}` and run this cell again."
+            )
         if answer is None or answer is Ellipsis:
             return Feedback(False, UNFILLED.format(variable=self.variable))
         try:
