@@ -337,6 +337,9 @@ def test_show_grid_has_one_labelled_colour_bar_for_its_maps():
     figure = show_grid(torch.rand(2, 1, 8, 8), {"a": torch.rand(2, 1, 8, 8), "b": torch.rand(2, 1, 8, 8)}, title="t")
     assert len(figure.axes) == 7
     assert "largest |value|" in figure.axes[6].get_xlabel()
+    assert list(figure.axes[6].get_xticks()) == [0.0, 0.25, 0.5, 0.75, 1.0]
+    signed = show_grid(torch.rand(9, 1, 8, 8), {"a": torch.randn(9, 1, 8, 8)}, title="t", signed=True)
+    assert list(signed.axes[-1].get_xticks()) == [-1.0, -0.5, 0.0, 0.5, 1.0]  # five ticks, never crowded
 
 
 # ---------------------------------------------------------------------------

@@ -388,7 +388,8 @@ def show_grid(
         axes[row, 0].set_ylabel(label, rotation=0, horizontalalignment="right", verticalalignment="center")
     if rows:
         label = "map ÷ its largest |value|" + (" (red raises the score, blue lowers it)" if signed else "")
-        figure.colorbar(drawn, ax=axes[1:, :], location="bottom", shrink=0.6, aspect=40, label=label)
+        ticks = [-1.0, -0.5, 0.0, 0.5, 1.0] if signed else [0.0, 0.25, 0.5, 0.75, 1.0]  # never crowded
+        figure.colorbar(drawn, ax=axes[1:, :], location="bottom", shrink=0.6, aspect=40, label=label, ticks=ticks)
     figure.suptitle(title)
     return figure
 
