@@ -26,7 +26,7 @@ from typing import Any
 
 import helpers
 from helpers import Exercise, Feedback
-from helpers.course.feedback import NOT_AN_ANSWER, NOT_YET, RIGHT
+from helpers.course.feedback import NOT_AN_ANSWER, NOT_YET, REFERENCE, RIGHT
 
 FEEDBACK_TAG = "feedback"
 
@@ -115,11 +115,14 @@ def the_exercise(cell: FeedbackCell) -> Exercise:
 def check_feedback_cell(cell: FeedbackCell) -> list[str]:
     """Assert what every feedback cell must do; return the hints it gave to wrong answers (for a report).
 
-    The stored output is one "✓ Right" line (the reference solution's); the cell run with each of
-    the exercise's wrong answers, and with an answer of the wrong type, outputs "✗ Not yet: " and a hint.
+    The stored output is one "✓ Right for the reference answer" line (the solution fills the answer
+    with :class:`helpers.Reference` while the learner's is not written, so a reader of the stored
+    notebook is not told "✓ Right." for an answer nobody wrote); the cell run with each of the
+    exercise's wrong answers, and with an answer of the wrong type, outputs "✗ Not yet: " and a hint.
     """
     stored = cell.stored.strip()
     assert stored.startswith(RIGHT) and "\n" not in stored, f"{cell}: the stored output should be ✓, got {stored!r}"
+    assert stored.startswith(REFERENCE), f"{cell}: the solution should set `answer_N = Reference(value)`: {stored!r}"
     exercise = the_exercise(cell)
     hints = []
     for wrong in (*exercise.wrong, NOT_AN_ANSWER):

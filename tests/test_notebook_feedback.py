@@ -20,7 +20,6 @@ def test_feedback_cells_confirm_the_solution_and_hint_at_every_wrong_answer(path
         check_feedback_cell(cell)
 
 
-@pytest.mark.skip(reason="issue 16: notebooks not yet converted")
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_notebook_has_at_least_two_feedback_cells(path) -> None:
     assert len(feedback_cells(path)) >= 2, f"{path.name}: every exercise gets a feedback cell (tag {FEEDBACK_TAG!r})"
@@ -28,13 +27,15 @@ def test_every_notebook_has_at_least_two_feedback_cells(path) -> None:
 
 # The checker itself, on a made-up notebook.
 
+STORED = "✓ Right for the reference answer; write yours in `answer_1` and run this cell again."
+
 GOOD_SOURCE = """\
 exercise_1 = Exercise.number("answer_1", close_to=3.2, within=0.05, hint="Read the logit, not the probability.",
                              mistakes={0.96: "That is a probability."})
 exercise_1.check(answer_1)"""
 
 
-def notebook(source: str = GOOD_SOURCE, stored: str = "✓ Right.", tags: tuple[str, ...] = (FEEDBACK_TAG,)) -> Any:
+def notebook(source: str = GOOD_SOURCE, stored: str = STORED, tags: tuple[str, ...] = (FEEDBACK_TAG,)) -> Any:
     output = {"output_type": "execute_result", "data": {"text/plain": stored}, "metadata": {}, "execution_count": 2}
     cells = [
         {"cell_type": "code", "source": "answer_1 = 3.2", "metadata": {}, "outputs": []},
@@ -69,18 +70,19 @@ exercise_2.check(answer_2)"""
     [
         (GOOD_SOURCE, "✗ Not yet: Read the logit, not the probability.", "stored output should be ✓"),
         (GOOD_SOURCE, "✎ Write your answer in `answer_1` first.", "stored output should be ✓"),
+        (GOOD_SOURCE, "✓ Right.", "Reference(value)"),  # the learner's answer was never written
         (
             GOOD_SOURCE.replace("close_to=3.2", "close_to=float(logits[0, 7])"),
-            "✓ Right.",
+            STORED,
             "self-contained (write values in as literals); it reads ['answer_1', 'logits']",
         ),
         (
             GOOD_SOURCE.replace("exercise_1.check(answer_1)", "print(exercise_1.check(answer_1))"),
-            "✓ Right.",
+            STORED,
             "must end",
         ),
-        ('Exercise.claim("answer_1", correct=True, hint="No.").check(answer_1)', "✓ Right.", "exactly one Exercise"),
-        (GOOD_SOURCE.replace("check(answer_1)", "check(answer_2)"), "✓ Right.", "it reads ['answer_2']"),
+        ('Exercise.claim("answer_1", correct=True, hint="No.").check(answer_1)', STORED, "exactly one Exercise"),
+        (GOOD_SOURCE.replace("check(answer_1)", "check(answer_2)"), STORED, "it reads ['answer_2']"),
     ],
 )
 def test_the_checker_rejects_a_broken_feedback_cell(source, stored, complaint) -> None:

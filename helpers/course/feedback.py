@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 RIGHT = "✓ Right"
+REFERENCE = "✓ Right for the reference answer"
 NOT_YET = "✗ Not yet: "
 UNFILLED = "✎ Write your answer in `{variable}` first."
 NOT_AN_ANSWER = "not an answer"
@@ -204,9 +205,7 @@ class Exercise:
             verdict = self.check(answer.value)
             if not verdict.correct:
                 return verdict
-            return Feedback(
-                True, f"{RIGHT} for the reference answer; write yours in `{self.variable}` and run this cell again."
-            )
+            return Feedback(True, f"{REFERENCE}; write yours in `{self.variable}` and run this cell again.")
         if answer is None or answer is Ellipsis:
             return Feedback(False, UNFILLED.format(variable=self.variable))
         try:
