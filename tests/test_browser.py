@@ -8,6 +8,7 @@ A screenshot of the explorer is saved to ``build/screenshots/`` (git-ignored).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -76,46 +78,34 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """A JupyterLab server on 127.0.0.1 (random port, random token) serving a copy of notebook 02."""
-    require(
-        CHROMIUM.is_file(), f"no Chromium at {CHROMIUM}: install Debian's with `apt install chromium chromium-driver`"
-    )
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        require(False, "Playwright is not installed: pip install -e '.[test]'")
-    root = tmp_path_factory.mktemp("lab")
-    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)  # the browser runs and may autosave the copy, never the original
+@contextlib.contextmanager
+def running_jupyterlab(
+    root: Path, flags: list[str], *, env: dict[str, str] | None = None, timeout: float = 90
+) -> Iterator[tuple[str, str]]:
+    """JupyterLab on loopback with a random port and token, its state kept under ``root``.
+
+    Yields ``(url, token)`` once ``/api/status`` answers; stops the server afterwards. ``flags`` are
+    JupyterLab options (the root folder, settings), ``env`` extra environment variables.
+    """
     port, token = free_port(), secrets.token_hex(16)
-    env = dict(
+    environment = dict(
         os.environ,
         JUPYTER_PLATFORM_DIRS="1",
         JUPYTER_RUNTIME_DIR=str(root / ".runtime"),
         JUPYTERLAB_WORKSPACES_DIR=str(root / ".workspaces"),
         JUPYTER_CONFIG_DIR=str(root / ".config"),
+        **(env or {}),
     )
-    command = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        "--no-browser",
-        "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={port}",
-        "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}",
-        "--LabApp.expose_app_in_browser=True",
-        "--LabApp.news_url=None",
-    ]
+    command = [sys.executable, "-m", "jupyterlab", *flags, "--no-browser", "--ServerApp.ip=127.0.0.1"]
+    command += [f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}"]
+    command += ["--LabApp.expose_app_in_browser=True"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # JupyterLab refuses root otherwise (containers, CI)
     log = (root / "server.log").open("w")
-    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + timeout
         while True:
             try:
                 with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as response:
@@ -134,6 +124,22 @@ def lab(tmp_path_factory):
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A JupyterLab server on 127.0.0.1 (random port, random token) serving a copy of notebook 02."""
+    require(
+        CHROMIUM.is_file(), f"no Chromium at {CHROMIUM}: install Debian's with `apt install chromium chromium-driver`"
+    )
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        require(False, "Playwright is not installed: pip install -e '.[test]'")
+    root = tmp_path_factory.mktemp("lab")
+    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)  # the browser runs and may autosave the copy, never the original
+    with running_jupyterlab(root, [f"--ServerApp.root_dir={root}", "--LabApp.news_url=None"]) as server:
+        yield server
 
 
 NOTEBOOK_STATE = """() => {

@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
-import secrets
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import nbformat
 import pytest
-from test_browser import CHROMIUM, CHROMIUM_FLAGS, free_port, require
+from test_browser import CHROMIUM, CHROMIUM_FLAGS, require, running_jupyterlab
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -219,35 +215,8 @@ def test_make_lab_opens_without_the_news_pop_up(tmp_path, browser, settings):
     if settings != "make lab":  # the control: the same server without the overrides asks about news
         flags = [flag for flag in flags if not flag.startswith("--LabApp.app_settings_dir=")]
         flags.append(f"--LabApp.app_settings_dir={tmp_path / 'empty'}")
-    port, token = free_port(), secrets.token_hex(16)
-    env = dict(
-        os.environ,
-        JUPYTER_PLATFORM_DIRS="1",
-        JUPYTER_RUNTIME_DIR=str(tmp_path / ".runtime"),
-        JUPYTER_CONFIG_DIR=str(tmp_path / ".config"),
-        JUPYTERLAB_SETTINGS_DIR=str(tmp_path / ".user-settings"),  # a user's own choice must not hide the pop-up
-        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / ".workspaces"),
-    )
-    command = [sys.executable, "-m", "jupyterlab", str(tmp_path), *flags, "--no-browser", "--ServerApp.ip=127.0.0.1"]
-    command += [f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}"]
-    command += ["--LabApp.expose_app_in_browser=True"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        command.append("--allow-root")
-    log = (tmp_path / "server.log").open("w")
-    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"JupyterLab did not start: {(tmp_path / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.3)
+    user_settings = {"JUPYTERLAB_SETTINGS_DIR": str(tmp_path / ".user-settings")}  # a user's choice must not hide it
+    with running_jupyterlab(tmp_path, [str(tmp_path), *flags], env=user_settings) as (url, token):
         page = browser.new_page()
         try:
             page.goto(f"{url}/lab?token={token}", timeout=60_000)
@@ -262,10 +231,3 @@ def test_make_lab_opens_without_the_news_pop_up(tmp_path, browser, settings):
                 news.first.wait_for(timeout=15_000)  # proves the check above can see the pop-up
         finally:
             page.close()
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
