@@ -13,7 +13,8 @@ Everything public is re-exported here, and notebooks import it from here:
 ``from helpers import saliency, load_pretrained``.
 
 One vocabulary throughout: the input batch is ``x`` ``(N, ...)``; ``target`` the class explained
-(``None`` = predicted); every explainer explains the target's **logit** (``score="logit"``, the
+(``None`` = predicted); ``contrast`` a second class, to explain ``S_target - S_contrast``
+("why this class rather than that one?"); every explainer explains the target's **logit** (``score="logit"``, the
 default wherever a probability is possible); ``samples`` counts random samples per input,
 ``steps`` points on a path or curve, ``batch_size`` inputs per forward pass; ``seed`` seeds a
 private generator. A wrong type raises ``TypeError``, a wrong value ``ValueError``.

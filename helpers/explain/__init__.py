@@ -6,6 +6,7 @@
 - :mod:`~helpers.explain.guided_backprop`: Guided Backprop, the gradient through guided ReLUs.
 - :mod:`~helpers.explain.guided_grad_cam`: Guided Grad-CAM, the two multiplied.
 - :mod:`~helpers.explain.occlusion`: occlusion, the logit's drop when a square is covered.
+- :mod:`~helpers.explain.contrast`: ``contrast=``, every explainer's "why this class rather than that one?".
 - :mod:`~helpers.explain.baselines`: reference inputs x' for Integrated Gradients (black, blurred, noise, mean).
 - :mod:`~helpers.explain.lime_maps`: LIME on superpixels (images) or features (tables).
 - :mod:`~helpers.explain.shap_maps`: Deep, Gradient and Kernel SHAP.

@@ -10,6 +10,7 @@ from torch import nn
 
 from helpers._checks import Target, check_bool, check_images, check_int, check_model, resolve_target, target_indices
 from helpers._running import BATCH_SIZE, call_model, evaluation_mode
+from helpers.explain.contrast import explain_contrast
 
 
 def resolve_layer(model: nn.Module, layer: object) -> nn.Module:
@@ -123,6 +124,7 @@ def grad_cam(
     x: torch.Tensor,
     target: Target = None,
     *,
+    contrast: Target = None,
     layer: nn.Module | None = None,
     relu: bool = True,
     batch_size: int = BATCH_SIZE,
@@ -140,6 +142,7 @@ def grad_cam(
 
     Args:
         model, target: as in :func:`helpers.saliency`.
+        contrast: as in :func:`helpers.saliency`: explain ``S_target - S_contrast`` instead of ``S_target``.
         x: image batch ``(N, C, H, W)``; neither its values nor its ``requires_grad`` change.
         layer: the module (inside ``model``, called once per forward pass) whose output ``(N, K, h, w)``
             is weighed. ``None``: the **rectified** output of the last ``nn.Conv2d`` in ``model.modules()``
@@ -175,5 +178,7 @@ def grad_cam(
         >>> grad_cam(model, x, 1).max()  # all negative: nothing is left after the ReLU
         tensor(0.)
     """
+    if contrast is not None:
+        return explain_contrast(grad_cam, model, x, target, contrast, batch_size=batch_size, layer=layer, relu=relu)
     cam, _ = coarse_grad_cam(model, x, target, layer, relu, batch_size)
     return F.interpolate(cam, size=tuple(x.shape[2:]), mode="bilinear")

@@ -21,6 +21,7 @@ from helpers._checks import Target, check_batch, check_choice, check_int, check_
 from helpers._running import BATCH_SIZE, batched_logits
 from helpers.explain._gradient import Reduce, apply_reduce, check_reduce, logits_and_input_gradient
 from helpers.explain.baselines import BASELINE_KINDS, make_baseline
+from helpers.explain.contrast import explain_contrast
 
 
 def _classes_of(
@@ -64,6 +65,7 @@ def smoothgrad(
     x: torch.Tensor,
     target: Target = None,
     *,
+    contrast: Target = None,
     samples: int = 50,
     noise: float = 0.15,
     value_range: tuple[float, float] | None = None,
@@ -78,6 +80,7 @@ def smoothgrad(
     Args:
         model, x, target: as in :func:`helpers.saliency`; ``x`` is ``(N, ...)``.
             ``None`` explains each clean input's predicted class.
+        contrast: as in :func:`helpers.saliency`: explain ``S_target - S_contrast`` instead of ``S_target``.
         samples: noisy copies per input.
         noise: standard deviation of the Gaussian noise as a **fraction of the value range**
             (Smilkov et al. recommend 0.1 to 0.2). Captum's ``NoiseTunnel(stdevs=...)`` is
@@ -103,6 +106,9 @@ def smoothgrad(
         >>> torch.allclose(smoothgrad(linear, x, 1, samples=8), saliency(linear, x, 1))
         True
     """
+    if contrast is not None:
+        options = {"samples": samples, "noise": noise, "value_range": value_range, "reduce": reduce, "seed": seed}
+        return explain_contrast(smoothgrad, model, x, target, contrast, batch_size=batch_size, **options)
     check_reduce(reduce)
     samples = check_int(samples, "samples")
     batch_size = check_int(batch_size, "batch_size")
@@ -142,7 +148,7 @@ def smoothgrad(
 
 
 def gradient_x_input(
-    model: nn.Module, x: torch.Tensor, target: Target = None, *, batch_size: int = BATCH_SIZE
+    model: nn.Module, x: torch.Tensor, target: Target = None, *, contrast: Target = None, batch_size: int = BATCH_SIZE
 ) -> torch.Tensor:
     """Gradient x Input: ``x * dS_c/dx``, signed, ``(N, ...)`` (what Captum's ``InputXGradient`` computes).
 
@@ -158,7 +164,11 @@ def gradient_x_input(
         >>> x = torch.tensor([[1.0, 2.0, 3.0]])
         >>> torch.allclose(gradient_x_input(linear, x, 0).sum(), linear(x)[0, 0])
         True
+
+    ``contrast``: as in :func:`helpers.saliency`; the map then sums to ``S_c(x) - S_d(x)`` for such a model.
     """
+    if contrast is not None:
+        return explain_contrast(gradient_x_input, model, x, target, contrast, batch_size=batch_size)
     gradient, _, _ = logits_and_input_gradient(model, x, target, batch_size=batch_size)
     return gradient * x.detach()
 
@@ -223,6 +233,7 @@ def integrated_gradients(
     x: torch.Tensor,
     target: Target = ...,
     *,
+    contrast: Target = ...,
     baseline: torch.Tensor | str | None = ...,
     steps: int = ...,
     rule: IntegrationRule = ...,
@@ -235,6 +246,7 @@ def integrated_gradients(
     x: torch.Tensor,
     target: Target = ...,
     *,
+    contrast: Target = ...,
     baseline: torch.Tensor | str | None = ...,
     steps: int = ...,
     rule: IntegrationRule = ...,
@@ -246,6 +258,7 @@ def integrated_gradients(
     x: torch.Tensor,
     target: Target = None,
     *,
+    contrast: Target = None,
     baseline: torch.Tensor | str | None = None,
     steps: int = 50,
     rule: IntegrationRule = "midpoint",
@@ -271,6 +284,7 @@ def integrated_gradients(
     Args:
         model, x, target: as in :func:`helpers.saliency`; ``target=None`` explains
             each input's predicted class.
+        contrast: as in :func:`helpers.saliency`: explain ``S_target - S_contrast`` instead of ``S_target``.
         baseline: the reference input x'. ``None`` or ``"black"``: all zeros, which gives
             exactly zero attribution wherever ``x`` is 0 too. ``"blurred"`` or ``"uniform"``:
             ``make_baseline(x, name)`` (see :func:`helpers.make_baseline`; the noise with its
@@ -304,6 +318,9 @@ def integrated_gradients(
         >>> bool(midpoint > 0.1), bool(gauss < 1e-12)  # two Gauss-Legendre points are exact here
         (True, True)
     """
+    if contrast is not None:
+        options = {"baseline": baseline, "steps": steps, "rule": rule, "return_delta": return_delta}
+        return explain_contrast(integrated_gradients, model, x, target, contrast, batch_size=batch_size, **options)
     steps = check_int(steps, "steps")
     batch_size = check_int(batch_size, "batch_size")
     if not isinstance(rule, str):

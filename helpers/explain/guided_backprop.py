@@ -23,6 +23,7 @@ from torch.utils.hooks import RemovableHandle
 from helpers._checks import Target, check_batch, check_int, check_model, target_indices
 from helpers._running import BATCH_SIZE
 from helpers.explain._gradient import logits_and_input_gradient
+from helpers.explain.contrast import explain_contrast
 
 _RELU_FUNCTIONS: frozenset[Callable[..., Any]] = frozenset(
     {F.relu, F.relu_, torch.relu, torch.relu_, torch.Tensor.relu, torch.Tensor.relu_}
@@ -106,7 +107,7 @@ def guided_relus(model: nn.Module) -> Iterator[None]:
 
 
 def guided_backprop(
-    model: nn.Module, x: torch.Tensor, target: Target = None, *, batch_size: int = BATCH_SIZE
+    model: nn.Module, x: torch.Tensor, target: Target = None, *, contrast: Target = None, batch_size: int = BATCH_SIZE
 ) -> torch.Tensor:
     """Guided Backprop (Springenberg et al., 2015): dS_c/dx with each ReLU's backward replaced by the guided rule.
 
@@ -131,6 +132,7 @@ def guided_backprop(
 
     Args:
         model, x, target: as in :func:`helpers.saliency`; ``model`` must use ``nn.ReLU`` modules.
+        contrast: as in :func:`helpers.saliency`: explain ``S_target - S_contrast`` instead of ``S_target``.
         batch_size: inputs per forward and backward pass.
 
     Returns:
@@ -151,6 +153,8 @@ def guided_backprop(
         >>> guided_backprop(model, x, 0)  # the gradient -1 into the second unit stops at its ReLU: 1 * 1 + 2 * 0
         tensor([[1.]])
     """
+    if contrast is not None:
+        return explain_contrast(guided_backprop, model, x, target, contrast, batch_size=batch_size)
     check_model(model)
     check_batch(x, "x")
     check_int(batch_size, "batch_size")

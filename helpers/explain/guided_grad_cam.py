@@ -8,6 +8,7 @@ from torch import nn
 
 from helpers._checks import Target, check_images, check_model
 from helpers._running import BATCH_SIZE
+from helpers.explain.contrast import explain_contrast
 from helpers.explain.grad_cam import coarse_grad_cam
 from helpers.explain.guided_backprop import check_guidable, guided_backprop
 
@@ -17,6 +18,7 @@ def guided_grad_cam(
     x: torch.Tensor,
     target: Target = None,
     *,
+    contrast: Target = None,
     layer: nn.Module | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> torch.Tensor:
@@ -34,6 +36,7 @@ def guided_grad_cam(
     Args:
         model, target: as in :func:`helpers.saliency`; ``target=None`` explains each input's predicted
             class. ``model`` must use ``nn.ReLU`` modules (see :func:`helpers.guided_backprop`).
+        contrast: as in :func:`helpers.saliency`: explain ``S_target - S_contrast`` instead of ``S_target``.
         x: image batch ``(N, C, H, W)``; not modified.
         layer: as in :func:`helpers.grad_cam` (``None``: the last convolution's ReLU).
         batch_size: inputs per forward and backward pass.
@@ -52,6 +55,8 @@ def guided_grad_cam(
         >>> torch.allclose(guided_grad_cam(model, x, 1), guided_backprop(model, x, 1) * grad_cam(model, x, 1))
         True
     """
+    if contrast is not None:
+        return explain_contrast(guided_grad_cam, model, x, target, contrast, batch_size=batch_size, layer=layer)
     check_model(model)
     check_images(x, "x", why="Guided Grad-CAM upsamples a layer's feature maps to the input's height and width")
     check_guidable(model)  # before the Grad-CAM pass, not after it

@@ -30,6 +30,7 @@ from helpers._checks import (
 )
 from helpers._running import BATCH_SIZE, batched_logits
 from helpers.explain.adapters import numpy_predictor
+from helpers.explain.contrast import explain_contrast
 from helpers.explain.segmentation import GridSegmentation, paint_segments
 
 
@@ -89,6 +90,7 @@ def lime_map(
     x: torch.Tensor,
     target: Target = None,
     *,
+    contrast: Target = None,
     samples: int = 1000,
     patch: int = 4,
     segmentation: Callable[[np.ndarray], np.ndarray] | None = None,
@@ -109,6 +111,8 @@ def lime_map(
         x: ``(N, 1, H, W)`` float images with values in [0, 1] (a hidden superpixel is set to
             0, black), or an ``(N, F)`` float table.
         target: as in :func:`helpers.saliency`; ``None`` for the predicted class.
+        contrast: as in :func:`helpers.saliency`: the surrogate then fits the logit difference
+            ``S_target - S_contrast`` (only with ``score="logit"``).
         samples: perturbed inputs per explanation.
         patch: images: grid cell size (4 gives 49 superpixels on 28 x 28; LIME's default
             quickshift finds only a handful on MNIST digits).
@@ -143,6 +147,21 @@ def lime_map(
         >>> result.maps.shape, result.scores.shape
         (torch.Size([2, 1, 28, 28]), (2,))
     """
+    if contrast is not None:
+        if score != "logit":
+            raise ValueError(
+                f"contrast explains the logit difference S_target - S_contrast; use score='logit', got score={score!r}."
+            )
+        options = {
+            "samples": samples,
+            "patch": patch,
+            "segmentation": segmentation,
+            "training_data": training_data,
+            "discretize": discretize,
+            "sample_around_instance": sample_around_instance,
+            "seed": seed,
+        }
+        return explain_contrast(lime_map, model, x, target, contrast, batch_size=batch_size, **options)
     check_model(model)
     table = check_images_or_table(x, "x")
     samples = check_int(samples, "samples", minimum=2)

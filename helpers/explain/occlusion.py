@@ -7,6 +7,7 @@ from torch import nn
 
 from helpers._checks import Target, check_images, check_int, check_model, check_real, resolve_target, target_indices
 from helpers._running import BATCH_SIZE, batched_logits, call_model, evaluation_mode
+from helpers.explain.contrast import explain_contrast
 
 
 def window_starts(size: int, window: int, stride: int) -> list[int]:
@@ -28,6 +29,7 @@ def occlusion(
     x: torch.Tensor,
     target: Target = None,
     *,
+    contrast: Target = None,
     window: int = 4,
     stride: int = 2,
     fill: float = 0.0,
@@ -54,6 +56,7 @@ def occlusion(
     Args:
         model, target: as in :func:`helpers.saliency`; ``target=None`` explains each clean input's
             predicted class.
+        contrast: as in :func:`helpers.saliency`: explain ``S_target - S_contrast`` instead of ``S_target``.
         x: image batch ``(N, C, H, W)``; not modified.
         window: the side of the square, at most ``min(H, W)``.
         stride: the step between windows, at most ``window`` (a larger one would skip pixels).
@@ -78,6 +81,9 @@ def occlusion(
         >>> occlusion(digits, torch.rand(3, 1, 28, 28)).shape  # 169 windows of 4 x 4, 2 pixels apart
         torch.Size([3, 1, 28, 28])
     """
+    if contrast is not None:
+        options = {"window": window, "stride": stride, "fill": fill}
+        return explain_contrast(occlusion, model, x, target, contrast, batch_size=batch_size, **options)
     check_model(model)
     check_images(x, "x", why="occlusion slides a square window over images")
     height, width = x.shape[2:]

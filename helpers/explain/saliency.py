@@ -8,10 +8,17 @@ from torch import nn
 from helpers._checks import Target
 from helpers._running import BATCH_SIZE
 from helpers.explain._gradient import Reduce, apply_reduce, check_reduce, logits_and_input_gradient
+from helpers.explain.contrast import explain_contrast
 
 
 def saliency(
-    model: nn.Module, x: torch.Tensor, target: Target = None, *, reduce: Reduce = "abs", batch_size: int = BATCH_SIZE
+    model: nn.Module,
+    x: torch.Tensor,
+    target: Target = None,
+    *,
+    contrast: Target = None,
+    reduce: Reduce = "abs",
+    batch_size: int = BATCH_SIZE,
 ) -> torch.Tensor:
     """Saliency map M(x) = |dS_c(x)/dx| for a whole batch: one forward and one backward pass per ``batch_size`` inputs.
 
@@ -26,6 +33,10 @@ def saliency(
         target: the class c whose score S_c (the logit, not a softmax probability) is
             explained: ``None`` for each input's predicted class, an ``int`` for the same
             class for all, or a sequence / 1-D integer tensor of N classes.
+        contrast: a second class d, to ask "why the target rather than d?": the map is then
+            that of the logit difference ``S_target - S_d`` (for a linear model ``|W_target - W_d|``).
+            An ``int`` or one class per input, like ``target``; ``None`` (the default) explains
+            ``S_target`` alone. Every explainer of the course takes it (notebook 10).
         reduce: ``"abs"`` (|gradient|, the classic map), ``"square"`` (gradient squared) or
             ``"signed"`` (the raw gradient).
         batch_size: inputs per forward and backward pass.
@@ -45,7 +56,11 @@ def saliency(
         tensor([[1.0000, 2.0000, 0.5000]])
         >>> saliency(linear, torch.zeros(1, 3), target=0, reduce="signed")
         tensor([[ 1.0000, -2.0000,  0.5000]])
+        >>> saliency(linear, torch.zeros(1, 3), target=0, contrast=1)  # why 0 rather than 1: |W_0 - W_1|
+        tensor([[1.0000, 3.0000, 0.5000]])
     """
+    if contrast is not None:
+        return explain_contrast(saliency, model, x, target, contrast, reduce=reduce, batch_size=batch_size)
     check_reduce(reduce)
     gradient, _, _ = logits_and_input_gradient(model, x, target, batch_size=batch_size)
     return apply_reduce(gradient, reduce)

@@ -35,6 +35,7 @@ from helpers._checks import (
 from helpers._random import cuda_devices, forked_global_rng
 from helpers._running import BATCH_SIZE, batched_logits
 from helpers.explain.adapters import numpy_predictor
+from helpers.explain.contrast import explain_contrast
 from helpers.explain.segmentation import grid_segments, mask_segments, paint_segments
 
 ShapMethod = Literal["deep", "gradient", "kernel"]
@@ -59,6 +60,7 @@ def shap_map(
     x: torch.Tensor,
     target: Target = None,
     *,
+    contrast: Target = None,
     method: ShapMethod = "deep",
     background: torch.Tensor | None = None,
     samples: int = 200,
@@ -81,6 +83,8 @@ def shap_map(
             the values add up.
         x: ``(N, 1, H, W)`` float image batch or ``(N, F)`` float table.
         target: as in :func:`helpers.saliency`; ``None`` for the predicted class.
+        contrast: as in :func:`helpers.saliency`: the values then add up to the change of
+            ``S_target - S_contrast`` from its base value.
         method: ``"deep"``, ``"gradient"`` or ``"kernel"`` (see the module docstring).
         background: reference inputs ``(B, 1, H, W)`` or ``(B, F)`` like ``x`` (e.g. 100
             training images or rows); their mean output is the base value. Needed by every
@@ -107,6 +111,9 @@ def shap_map(
         >>> torch.allclose(result.maps.flatten(1).sum(1), logit_change.float(), atol=1e-4)  # local accuracy
         True
     """
+    if contrast is not None:
+        options = {"method": method, "background": background, "samples": samples, "patch": patch, "fill": fill}
+        return explain_contrast(shap_map, model, x, target, contrast, batch_size=batch_size, seed=seed, **options)
     check_model(model)
     table = check_images_or_table(x, "x")
     check_choice(method, "method", SHAP_METHODS)
