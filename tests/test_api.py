@@ -103,7 +103,9 @@ def test_shared_parameters_have_shared_defaults_and_kinds(name) -> None:
         if parameter.name in ("samples", "steps"):
             assert parameter.kind == inspect.Parameter.KEYWORD_ONLY, name
         if parameter.name == "order":
-            assert name == "perturbation_curve", f"{name}: 'order' means the order pixels are taken in"
+            assert name in ("perturbation_curve", "intervention_check"), (
+                f"{name}: 'order' means the order pixels (or grid cells) are taken in"
+            )
 
 
 @pytest.mark.parametrize("name", EXPLAINERS)
