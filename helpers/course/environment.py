@@ -25,7 +25,7 @@ PINS_MODES = ("warn", "error", "off")
 def environment_problems(distribution: str = DISTRIBUTION) -> list[str]:
     """Each installed dependency of ``distribution`` outside its pinned range, or missing, as a sentence.
 
-    What :func:`setup` checks in the first cell of notebooks 01 to 09.
+    What :func:`setup` checks in the first cell of notebooks 01 to 10.
 
     Examples::
 
@@ -61,7 +61,7 @@ def setup(*, seed: int = 0) -> None:
     (raise ``RuntimeError`` instead; ``make test`` sets it) or ``off`` (no check; nox's ``newest``
     session sets it). Any other value is a ``ValueError``. The style is :data:`~helpers.COURSE_STYLE`:
     every text at least 11 pt at 100 % zoom (96 dpi), figures a notebook column wide (960 px) unless
-    given a size, constrained layout, square pixels. The first code cell of notebooks 01 to 09 calls it.
+    given a size, constrained layout, square pixels. The first code cell of notebooks 01 to 10 calls it.
 
     Examples::
 

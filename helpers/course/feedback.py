@@ -1,6 +1,6 @@
 """Exercises that answer back: a feedback cell says whether the learner's answer is right, and hints when not.
 
-Each exercise of notebooks 01 to 09 has a learner's cell (``answer_1 = ...``) and a feedback cell,
+Each exercise of notebooks 01 to 10 has a learner's cell (``answer_1 = ...``) and a feedback cell,
 tagged ``feedback``, that builds one :class:`Exercise` and checks the answer with it::
 
     exercise_1 = Exercise.number("answer_1", close_to=3.2, within=0.05, hint="Read the logit, not the probability.")
@@ -144,7 +144,7 @@ class Exercise:
     (a short reason, or nothing). ``wrong`` are example wrong answers: each is checked to be judged
     wrong when the exercise is built, and tests feed them to the check. The constructors
     :meth:`number`, :meth:`choice`, :meth:`ranking`, :meth:`claim` and :meth:`rules` build the usual
-    judges, and their wrong answers, for you. Used in the feedback cells of notebooks 01 to 09.
+    judges, and their wrong answers, for you. Used in the feedback cells of notebooks 01 to 10.
 
     Examples::
 
@@ -235,7 +235,7 @@ class Exercise:
         """A number, right within ``within`` of ``close_to``; ``mistakes`` maps known wrong values to their hints.
 
         A mistake is matched with the same tolerance. A 0-d (or one-element) array or tensor counts
-        as its number; a bool, a string or a list gets a hint that says what to write. Notebooks 01 to 09.
+        as its number; a bool, a string or a list gets a hint that says what to write. Notebooks 01 to 10.
 
         Examples::
 
@@ -296,7 +296,7 @@ class Exercise:
 
         Strings are compared by their words, case-insensitively (``"Integrated  gradients"`` is
         ``"integrated gradients"``); a NumPy or PyTorch scalar counts as its value. An answer that
-        is not among the options gets a hint that lists them. Notebooks 01 to 09.
+        is not among the options gets a hint that lists them. Notebooks 01 to 10.
 
         Examples::
 
@@ -354,7 +354,7 @@ class Exercise:
         """An ordering of the items in ``correct`` (a list or tuple, first = highest): right if it is that order.
 
         An answer with missing or extra items is told which; a wrong order is told the first
-        position that differs. Strings are compared as in :meth:`choice`. Notebooks 01 to 09.
+        position that differs. Strings are compared as in :meth:`choice`. Notebooks 01 to 10.
 
         Examples::
 
@@ -399,7 +399,7 @@ class Exercise:
 
     @classmethod
     def claim(cls, variable: str, *, correct: bool, hint: str, right: str = "") -> Exercise:
-        """``True`` or ``False``: is a claim right? Anything else gets a hint to write one of the two. Notebooks 01 to 09.
+        """``True`` or ``False``: is a claim right? Anything else gets a hint to write one of the two. Notebooks 01 to 10.
 
         Examples::
 
@@ -441,7 +441,7 @@ class Exercise:
         the shape) to the finest; a predicate that raises on the answer counts as failed. ``wrong``
         (at least one example) is required: tests feed it, one example per requirement is best.
         ``hint`` (default: the first requirement's hint) is what an answer that breaks the checking
-        gets. Notebooks 01 to 09.
+        gets. Notebooks 01 to 10.
 
         Examples::
 

@@ -70,7 +70,7 @@ COURSE_STYLE: dict[RcKeyType, Any] = {
     "figure.labelsize": 12,
     "image.interpolation": "nearest",
 }
-"""The matplotlib settings :func:`~helpers.setup` applies (notebooks 01 to 09): every text at least
+"""The matplotlib settings :func:`~helpers.setup` applies (notebooks 01 to 10): every text at least
 11 pt at 100 % zoom (:data:`FIGURE_DPI`), figures a column wide (:data:`COLUMN_WIDTH`) by default,
 constrained layout, and pixels drawn as squares (no smoothing between them)."""
 
