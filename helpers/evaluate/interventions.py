@@ -28,10 +28,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from helpers._checks import check_choice, check_images, check_int, check_model, check_real
+from helpers._checks import check_choice, check_images, check_int, check_model
 from helpers._running import BATCH_SIZE, batched_logits, call_model, evaluation_mode
 from helpers.evaluate.metrics import ORDERS, TIES, Order, Ties, _pixel_order
-from helpers.evaluate.substrates import ROAD_NOISE, _linear_imputation
+from helpers.evaluate.substrates import ROAD_NOISE, _linear_imputation, resolve_substrate
 from helpers.explain.segmentation import grid_segments
 
 
@@ -176,24 +176,16 @@ def intervention_check(
     seed = check_int(seed, "seed", minimum=0, maximum=2**63 - 1)
     batch_size = check_int(batch_size, "batch_size")
     x = x.detach()
-    road = isinstance(substrate, str)
+    resolved = resolve_substrate(x, substrate)
+    road = resolved is None
+    base = x if resolved is None else resolved  # with ROAD, unused: each edited input is imputed
     if road:
-        check_choice(substrate, "substrate", ("road",))
-        base = x  # unused: each edited input is imputed
         noise = torch.stack(
             [
                 torch.from_numpy(np.random.default_rng([seed, i]).standard_normal((channels, height, width)))
                 for i in range(n)
             ]
         ).to(x)
-    elif isinstance(substrate, torch.Tensor):
-        if substrate.shape != x.shape:
-            raise ValueError(
-                f"substrate must be a number or a tensor of x's shape {tuple(x.shape)}, got {tuple(substrate.shape)}."
-            )
-        base = substrate.detach().to(x)
-    else:
-        base = torch.full_like(x, check_real(substrate, "substrate"))
 
     # Rank the cells: sum the map over each cell's pixels and channels (on the CPU, in float64, so equal cells tie).
     pixel_values = maps.detach().cpu().double().sum(dim=1).flatten(1)  # (N, H W)

@@ -21,12 +21,11 @@ from helpers._checks import (
     check_choice,
     check_int,
     check_model,
-    check_real,
     check_score,
     resolve_target,
 )
 from helpers._running import BATCH_SIZE, batched_logits, call_model, evaluation_mode, scores_from_logits
-from helpers.evaluate.substrates import ROAD_NOISE, _linear_imputation
+from helpers.evaluate.substrates import ROAD_NOISE, _linear_imputation, resolve_substrate
 
 
 @dataclass
@@ -217,18 +216,9 @@ def perturbation_curve(
     seed = check_int(seed, "seed", minimum=0)
     batch_size = check_int(batch_size, "batch_size")
     x = x.detach()
-    road = isinstance(substrate, str)
-    if road:
-        check_choice(substrate, "substrate", ("road",))
-        base = x  # unused: each perturbed image is imputed
-    elif isinstance(substrate, torch.Tensor):
-        if substrate.shape != x.shape:
-            raise ValueError(
-                f"substrate must be a number or a tensor of x's shape {tuple(x.shape)}, got {tuple(substrate.shape)}."
-            )
-        base = substrate.detach().to(x)
-    else:
-        base = torch.full_like(x, check_real(substrate, "substrate"))
+    resolved = resolve_substrate(x, substrate)
+    road = resolved is None
+    base = x if resolved is None else resolved  # with ROAD, unused: each perturbed image is imputed
     ranking = _pixel_order(maps, order, seed, ties)
     n = len(x)
     # rank[i, p] = position of pixel p in image i's ordering

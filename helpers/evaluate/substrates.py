@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from helpers._checks import check_images, check_int, check_real
+from helpers._checks import check_choice, check_images, check_int, check_real
 
 ROAD_NOISE = 0.01
 """ROAD's default noise: the standard deviation added to every imputed pixel, in the images' units."""
@@ -49,6 +49,25 @@ def blurred(x: torch.Tensor, sigma: float = 2.0) -> torch.Tensor:
         x.detach(), kernel.reshape(1, 1, 1, -1).expand(channels, 1, 1, -1), padding=(0, radius), groups=channels
     )
     return F.conv2d(out, kernel.reshape(1, 1, -1, 1).expand(channels, 1, -1, 1), padding=(radius, 0), groups=channels)
+
+
+def resolve_substrate(x: torch.Tensor, substrate: object) -> torch.Tensor | None:
+    """What a removed pixel of ``x`` becomes: images of ``x``'s shape, or ``None`` for ``"road"``.
+
+    ``substrate`` is a number (0 is black), images of ``x``'s shape (e.g. :func:`blurred`), or
+    ``"road"`` (imputed afresh for each set of removed pixels, so there is nothing to build in advance).
+    Shared by :func:`helpers.perturbation_curve` and :func:`helpers.intervention_check`.
+    """
+    if isinstance(substrate, str):
+        check_choice(substrate, "substrate", ("road",))
+        return None
+    if isinstance(substrate, torch.Tensor):
+        if substrate.shape != x.shape:
+            raise ValueError(
+                f"substrate must be a number or a tensor of x's shape {tuple(x.shape)}, got {tuple(substrate.shape)}."
+            )
+        return substrate.detach().to(x)
+    return torch.full_like(x, check_real(substrate, "substrate"))
 
 
 def _neighbour_sum(values: torch.Tensor) -> torch.Tensor:
